@@ -1,0 +1,87 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+
+namespace KestrelChat.Client;
+
+/// <summary>The command line: where to connect and, optionally, which nickname to claim.</summary>
+internal sealed record ClientOptions(string Host, int Port, string? Nick, bool ShowHelp)
+{
+    public const string DefaultHost = "127.0.0.1";
+    public const int DefaultPort = 55555;
+
+    public const string Usage = """
+        Usage: KestrelChat.Client [--host HOST] [--port PORT] [--nick NAME]
+
+          --host HOST   server name or IP address (default 127.0.0.1)
+          --port PORT   chat port (default 55555)
+          --nick NAME   nickname to claim; without it, the first line you type is the nickname
+          --help        show this help
+
+        Every line you type is sent to the chat. /quit (or Ctrl+C) leaves.
+        """;
+
+    /// <summary>
+    /// Parses <paramref name="args"/>. Never throws: a bad command line is a usage error
+    /// (the caller prints <see cref="Usage"/> and exits 2), not a crash.
+    /// </summary>
+    public static bool TryParse(
+        IReadOnlyList<string> args,
+        [NotNullWhen(true)] out ClientOptions? options,
+        [NotNullWhen(false)] out string? error)
+    {
+        string host = DefaultHost;
+        int port = DefaultPort;
+        string? nick = null;
+        options = null;
+
+        for (int i = 0; i < args.Count; i++)
+        {
+            string name = args[i];
+            if (name is "--help" or "-h")
+            {
+                options = new ClientOptions(host, port, nick, ShowHelp: true);
+                error = null;
+                return true;
+            }
+
+            if (name is not ("--host" or "--port" or "--nick"))
+            {
+                error = $"unknown argument '{name}'";
+                return false;
+            }
+
+            if (i + 1 >= args.Count)
+            {
+                error = $"{name} needs a value";
+                return false;
+            }
+
+            string value = args[++i];
+            switch (name)
+            {
+                case "--host" when value.Length == 0:
+                    error = "--host must not be empty";
+                    return false;
+                case "--host":
+                    host = value;
+                    break;
+                case "--port":
+                    if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out port)
+                        || port is < 1 or > 65535)
+                    {
+                        error = $"--port must be a number from 1 to 65535, not '{value}'";
+                        return false;
+                    }
+
+                    break;
+                case "--nick":
+                    nick = value;
+                    break;
+            }
+        }
+
+        options = new ClientOptions(host, port, nick, ShowHelp: false);
+        error = null;
+        return true;
+    }
+}

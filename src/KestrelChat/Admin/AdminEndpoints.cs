@@ -1,0 +1,41 @@
+using KestrelChat.Chat;
+using KestrelChat.Hosting;
+
+namespace KestrelChat.Admin;
+
+/// <summary>The admin API: GET /clients, POST /stop, GET /health.</summary>
+internal static class AdminEndpoints
+{
+    public static WebApplication MapAdminEndpoints(this WebApplication app)
+    {
+        var api = app.MapGroup("").RequireAuthorization().WithTags("Chat");
+
+        api.MapGet("/clients", (ChatRoom room) =>
+                TypedResults.Ok(room.Connections.OrderBy(s => s.ConnectedAt).Select(ClientInfo.From).ToArray()))
+            .WithName("GetClients")
+            .WithSummary("Connected chat clients")
+            .WithDescription("Every open chat connection, named or not, with the same endpoints `ss` shows.");
+
+        api.MapPost("/stop", (HttpContext context, ChatShutdown shutdown) =>
+            {
+                // Stop once the 202 is on the wire, so the caller always gets its answer.
+                var caller = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+                context.Response.OnCompleted(() =>
+                {
+                    shutdown.Stop($"admin API (POST /stop from {caller})");
+                    return Task.CompletedTask;
+                });
+                return TypedResults.Accepted((string?)null, new StopAccepted("Stopping: chat clients get a notice, then the server exits."));
+            })
+            .WithName("Stop")
+            .WithSummary("Stop the server gracefully")
+            .WithDescription("Returns 202, then every chat client gets a shutdown notice and the process exits with code 0.");
+
+        app.MapHealthChecks("/health").WithTags("Health");
+        return app;
+    }
+}
+
+/// <summary>The body of POST /stop's 202.</summary>
+/// <param name="Message">What happens next.</param>
+public sealed record StopAccepted(string Message);

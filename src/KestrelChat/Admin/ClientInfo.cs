@@ -1,0 +1,39 @@
+using KestrelChat.Chat;
+
+namespace KestrelChat.Admin;
+
+/// <summary>One connected chat client as GET /clients shows it. Endpoints are "ip:port", as <c>ss</c> prints them.</summary>
+/// <param name="Id">Kestrel's connection id (also in the logs).</param>
+/// <param name="Nickname">Null while the client has not chosen one yet.</param>
+/// <param name="RemoteEndPoint">The client's address and (ephemeral) port.</param>
+/// <param name="LocalEndPoint">The server's address and port for this connection.</param>
+/// <param name="ConnectedAt">When the TCP connection was accepted (UTC).</param>
+/// <param name="BytesIn">Bytes received from the client.</param>
+/// <param name="BytesOut">Bytes written to the client.</param>
+/// <param name="MessagesIn">Lines received from the client (nickname and commands included).</param>
+/// <param name="MessagesOut">Lines written to the client.</param>
+/// <param name="IsOperator">Whether the client may stop the server.</param>
+public sealed record ClientInfo(
+    string Id,
+    string? Nickname,
+    string? RemoteEndPoint,
+    string? LocalEndPoint,
+    DateTimeOffset ConnectedAt,
+    long BytesIn,
+    long BytesOut,
+    long MessagesIn,
+    long MessagesOut,
+    bool IsOperator)
+{
+    internal static ClientInfo From(ChatSession session) => new(
+        session.Id,
+        session.Nickname,
+        session.RemoteEndPoint?.ToString(),
+        session.LocalEndPoint?.ToString(),
+        session.ConnectedAt,
+        session.BytesIn,
+        session.BytesOut,
+        session.MessagesIn,
+        session.MessagesOut,
+        session.IsOperator);
+}

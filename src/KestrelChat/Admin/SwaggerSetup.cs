@@ -1,0 +1,64 @@
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.OpenApi;
+using Swashbuckle.AspNetCore.SwaggerGen;
+
+namespace KestrelChat.Admin;
+
+/// <summary>OpenAPI document and Swagger UI at /swagger, with the API key usable from the Authorize button.</summary>
+internal static class SwaggerSetup
+{
+    public static IServiceCollection AddAdminSwagger(this IServiceCollection services)
+    {
+        services.AddEndpointsApiExplorer();
+        services.AddSwaggerGen(options =>
+        {
+            options.SwaggerDoc("v1", new OpenApiInfo
+            {
+                Title = "KestrelChat admin API",
+                Version = "v1",
+                Description = "List the chat's clients and stop the server. When Admin:ApiKey is set, " +
+                    "click Authorize and enter the key.",
+            });
+            options.AddSecurityDefinition(ApiKeyAuthenticationHandler.SchemeName, new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.ApiKey,
+                In = ParameterLocation.Header,
+                Name = ApiKeyAuthenticationHandler.HeaderName,
+                Description = "The admin API key (Admin:ApiKey). 'Authorization: Bearer KEY' works too.",
+            });
+            options.OperationFilter<ApiKeyRequirementFilter>();
+        });
+        return services;
+    }
+
+    public static WebApplication UseAdminSwagger(this WebApplication app)
+    {
+        app.UseSwagger();
+        app.UseSwaggerUI(options =>
+        {
+            options.SwaggerEndpoint("/swagger/v1/swagger.json", "KestrelChat admin API v1");
+            options.DocumentTitle = "KestrelChat admin API";
+        });
+        return app;
+    }
+
+    /// <summary>Marks the operations that need the key (those that require authorization), and only those.</summary>
+    private sealed class ApiKeyRequirementFilter : IOperationFilter
+    {
+        public void Apply(OpenApiOperation operation, OperationFilterContext context)
+        {
+            var metadata = context.ApiDescription.ActionDescriptor.EndpointMetadata;
+            if (!metadata.OfType<IAuthorizeData>().Any() || metadata.OfType<IAllowAnonymous>().Any())
+            {
+                return;
+            }
+            operation.Security ??= [];
+            operation.Security.Add(new OpenApiSecurityRequirement
+            {
+                [new OpenApiSecuritySchemeReference(ApiKeyAuthenticationHandler.SchemeName, context.Document)] = [],
+            });
+            operation.Responses ??= [];
+            operation.Responses.TryAdd("401", new OpenApiResponse { Description = "The API key is missing or wrong." });
+        }
+    }
+}

@@ -1,0 +1,222 @@
+using System.Security.Cryptography;
+using System.Text;
+using KestrelChat.Hosting;
+using KestrelChat.Protocol;
+using Microsoft.Extensions.Options;
+
+namespace KestrelChat.Chat;
+
+/// <summary>
+/// What a decoded line means. The first line of a session is its nickname; after that a line is
+/// a command (/who, кто в чате, /msg, /nick, /oper, /stop, стоп, /help, /quit) or text for everyone.
+/// Replies to commands go to the asker only.
+/// </summary>
+internal sealed partial class ChatCommands(
+    ChatRoom room,
+    ChatShutdown shutdown,
+    IOptions<ChatOptions> options,
+    ILogger<ChatCommands> logger)
+{
+    private readonly ChatOptions _options = options.Value;
+
+    public void Execute(ChatSession session, string line)
+    {
+        if (session.Nickname is null)
+        {
+            ChooseNickname(session, line);
+            return;
+        }
+
+        var text = line.Trim();
+        if (text.Length == 0)
+        {
+            return; // an empty Enter is not a message
+        }
+        if (IsWho(text))
+        {
+            Who(session);
+            return;
+        }
+        if (IsStop(text))
+        {
+            Stop(session);
+            return;
+        }
+        if (text[0] != '/')
+        {
+            Say(session, line);
+            return;
+        }
+
+        var space = text.IndexOf(' ', StringComparison.Ordinal);
+        var command = space < 0 ? text : text[..space];
+        var argument = space < 0 ? string.Empty : text[(space + 1)..].Trim();
+        switch (command.ToLowerInvariant())
+        {
+            case "/msg":
+                PrivateMessage(session, argument);
+                break;
+            case "/nick":
+                Rename(session, argument);
+                break;
+            case "/oper":
+                Oper(session, argument);
+                break;
+            case "/help":
+                session.Send(ServerLines.Help);
+                break;
+            case "/quit":
+                session.Close(ServerLines.Goodbye, "quit");
+                break;
+            default:
+                session.Send(ServerLines.UnknownCommand(command));
+                break;
+        }
+    }
+
+    // "кто в чате" in any case, with or without a question mark; "/who" too.
+    private static bool IsWho(string text) =>
+        text.TrimEnd('?', ' ').Equals("кто в чате", StringComparison.OrdinalIgnoreCase)
+        || text.Equals("/who", StringComparison.OrdinalIgnoreCase);
+
+    private static bool IsStop(string text) =>
+        text.TrimEnd('!', ' ').Equals("стоп", StringComparison.OrdinalIgnoreCase)
+        || text.Equals("/stop", StringComparison.OrdinalIgnoreCase);
+
+    private void ChooseNickname(ChatSession session, string line)
+    {
+        var problem = NicknameRules.Validate(line, out var nickname);
+        if (problem != NicknameProblem.None)
+        {
+            session.Send(ServerLines.NicknameProblemLine(problem));
+            session.Send(ServerLines.NicknameRetry);
+            return;
+        }
+        if (!room.TryJoin(session, nickname))
+        {
+            session.Send(ServerLines.NicknameTaken(nickname));
+            session.Send(ServerLines.NicknameRetry);
+            return;
+        }
+        LogJoined(session.Id, nickname, session.RemoteEndPoint?.ToString(), session.IsOperator);
+    }
+
+    private void Say(ChatSession session, string text)
+    {
+        if (_options.LogMessageText)
+        {
+            LogMessageText(session.Nickname!, text);
+        }
+        room.Broadcast(ServerLines.Chat(session.Nickname!, text), sender: session);
+    }
+
+    private void Who(ChatSession session)
+    {
+        var members = room.Members;
+        var nicknames = new string[members.Count];
+        for (var i = 0; i < nicknames.Length; i++)
+        {
+            nicknames[i] = members[i].Nickname!;
+        }
+        session.Send(ServerLines.Who(nicknames));
+    }
+
+    private void PrivateMessage(ChatSession session, string argument)
+    {
+        var space = argument.IndexOf(' ', StringComparison.Ordinal);
+        if (space <= 0 || argument[(space + 1)..].Trim().Length == 0)
+        {
+            session.Send(ServerLines.MsgUsage);
+            return;
+        }
+        var target = argument[..space];
+        var text = argument[(space + 1)..].Trim();
+        var recipient = room.FindByNickname(target);
+        if (recipient is null)
+        {
+            session.Send(ServerLines.NoSuchNickname(target));
+            return;
+        }
+        recipient.Send(ServerLines.Private(session.Nickname!, text));
+    }
+
+    private void Rename(ChatSession session, string argument)
+    {
+        if (argument.Length == 0)
+        {
+            session.Send(ServerLines.NickUsage);
+            return;
+        }
+        var problem = NicknameRules.Validate(argument, out var nickname);
+        if (problem != NicknameProblem.None)
+        {
+            session.Send(ServerLines.NicknameProblemLine(problem));
+            return;
+        }
+        if (!room.TryRename(session, nickname, out var oldNickname))
+        {
+            session.Send(ServerLines.NicknameTaken(nickname));
+            return;
+        }
+        LogRenamed(session.Id, oldNickname, nickname);
+    }
+
+    private void Oper(ChatSession session, string password)
+    {
+        if (session.IsOperator)
+        {
+            session.Send(ServerLines.OperAlready);
+            return;
+        }
+        if (!_options.HasOperatorPassword)
+        {
+            session.Send(ServerLines.OperDisabled);
+            return;
+        }
+        if (!SecretsEqual(password, _options.OperatorPassword!))
+        {
+            LogOperRefused(session.Id, session.Nickname!, session.RemoteEndPoint?.ToString());
+            session.Send(ServerLines.OperRefused);
+            return;
+        }
+        session.IsOperator = true;
+        LogOperGranted(session.Id, session.Nickname!, session.RemoteEndPoint?.ToString());
+        session.Send(ServerLines.OperGranted);
+    }
+
+    private void Stop(ChatSession session)
+    {
+        if (!session.IsOperator)
+        {
+            LogStopRefused(session.Id, session.Nickname!);
+            session.Send(ServerLines.StopRefused);
+            return;
+        }
+        session.Send(ServerLines.Stopping);
+        shutdown.Stop($"chat operator {session.Nickname} ({session.RemoteEndPoint})");
+    }
+
+    /// <summary>Constant-time comparison: hashing first hides the length as well as the content.</summary>
+    internal static bool SecretsEqual(string given, string expected) =>
+        CryptographicOperations.FixedTimeEquals(
+            SHA256.HashData(Encoding.UTF8.GetBytes(given)),
+            SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
+
+    [LoggerMessage(LogLevel.Information, "Client {ConnectionId} from {RemoteEndPoint} joined as {Nickname} (operator: {IsOperator})")]
+    private partial void LogJoined(string connectionId, string nickname, string? remoteEndPoint, bool isOperator);
+
+    [LoggerMessage(LogLevel.Information, "Client {ConnectionId} renamed {OldNickname} → {Nickname}")]
+    private partial void LogRenamed(string connectionId, string oldNickname, string nickname);
+
+    [LoggerMessage(LogLevel.Information, "{Nickname}: {Text}")]
+    private partial void LogMessageText(string nickname, string text);
+
+    [LoggerMessage(LogLevel.Warning, "Client {ConnectionId} ({Nickname}, {RemoteEndPoint}) gave a wrong operator password")]
+    private partial void LogOperRefused(string connectionId, string nickname, string? remoteEndPoint);
+
+    [LoggerMessage(LogLevel.Warning, "Client {ConnectionId} ({Nickname}, {RemoteEndPoint}) is now an operator")]
+    private partial void LogOperGranted(string connectionId, string nickname, string? remoteEndPoint);
+
+    [LoggerMessage(LogLevel.Warning, "Client {ConnectionId} ({Nickname}) asked to stop the server but is not an operator")]
+    private partial void LogStopRefused(string connectionId, string nickname);
+}

@@ -1,0 +1,159 @@
+using System.IO.Pipelines;
+using System.Net;
+using KestrelChat.Hosting;
+using KestrelChat.Protocol;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.Extensions.Options;
+
+namespace KestrelChat.Chat;
+
+/// <summary>
+/// Kestrel hands every accepted chat socket to <see cref="OnConnectedAsync"/>: greet with "NICK",
+/// run the read loop (bytes → lines → <see cref="ChatCommands"/>) beside the session's writer loop,
+/// and clean up however the connection ends (quit, EOF, reset, stop).
+/// </summary>
+internal sealed partial class ChatConnectionHandler(
+    ChatRoom room,
+    ChatCommands commands,
+    ChatShutdown shutdown,
+    IOptions<ChatOptions> options,
+    ILogger<ChatConnectionHandler> logger) : ConnectionHandler
+{
+    /// <summary>Longest line accepted; longer lines are refused with an error and skipped.</summary>
+    internal const int MaxLineBytes = 4096;
+
+    /// <summary>How much may wait for one slow reader before it is disconnected.</summary>
+    internal const long SendQueueBytes = 1024 * 1024;
+
+    /// <summary>A person on nc or telnet who has typed nothing by then is asked for a nickname in words.</summary>
+    internal static readonly TimeSpan NicknamePromptDelay = TimeSpan.FromSeconds(1);
+
+    private readonly ChatOptions _options = options.Value;
+
+    public override async Task OnConnectedAsync(ConnectionContext connection)
+    {
+        var session = new ChatSession(connection, IsOperatorByAddress(connection.RemoteEndPoint), SendQueueBytes,
+            s => LogSendQueueExceeded(s.Id, s.Nickname, s.QueuedBytes));
+        LogConnected(session.Id, session.RemoteEndPoint?.ToString(), session.LocalEndPoint?.ToString());
+        room.Connect(session);
+        var writer = session.RunWriterAsync();
+
+        // Kestrel asks open connections to close when it stops; a stop that began before this
+        // connection registered is caught by IsStopping.
+        using var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?
+            .ConnectionClosedRequested.Register(() => session.Close(ServerLines.ShuttingDown, "shutdown"));
+        session.Send(ServerLines.NickGreeting);
+        if (shutdown.IsStopping)
+        {
+            session.Close(ServerLines.ShuttingDown, "shutdown");
+        }
+
+        string reason;
+        try
+        {
+            reason = await ReadLinesAsync(session, connection.Transport.Input).ConfigureAwait(false);
+        }
+        catch (ConnectionResetException)
+        {
+            reason = "reset";
+        }
+        catch (Exception ex) when (ex is IOException or ConnectionAbortedException or OperationCanceledException)
+        {
+            reason = "aborted";
+        }
+        finally
+        {
+            session.Close(null, null);
+            room.Disconnect(session);
+        }
+
+        if (await Task.WhenAny(writer, Task.Delay(ChatShutdown.CloseFlushTimeout)).ConfigureAwait(false) != writer)
+        {
+            reason += ", last lines not read in time";
+            session.Abort("flush timeout");
+            await writer.ConfigureAwait(false);
+        }
+        LogDisconnected(session.Id, session.RemoteEndPoint?.ToString(), session.Nickname, reason,
+            session.BytesIn, session.BytesOut);
+    }
+
+    /// <summary>The read loop. Returns why it ended: "eof" (the peer closed) or the reason the server closed it.</summary>
+    private async Task<string> ReadLinesAsync(ChatSession session, PipeReader input)
+    {
+        var framer = new LineFramer(MaxLineBytes);
+        using var prompt = new Timer(static state =>
+        {
+            var s = (ChatSession)state!;
+            if (s.BytesIn == 0 && !s.IsClosing)
+            {
+                s.Send(ServerLines.NicknamePrompt);
+            }
+        }, session, NicknamePromptDelay, Timeout.InfiniteTimeSpan);
+
+        long unconsumed = 0;
+        while (true)
+        {
+            var result = await input.ReadAsync().ConfigureAwait(false);
+            var buffer = result.Buffer;
+            session.CountBytesIn(buffer.Length - unconsumed);
+            if (session.IsClosing)
+            {
+                input.AdvanceTo(buffer.End);
+                return session.CloseReason ?? "closed";
+            }
+
+            while (true)
+            {
+                var found = framer.TryReadLine(ref buffer, out var line);
+                if (found == LineResult.NeedMoreData)
+                {
+                    break;
+                }
+                session.CountMessageIn();
+                if (found == LineResult.TooLong)
+                {
+                    session.Send(ServerLines.LineTooLong(MaxLineBytes));
+                    continue;
+                }
+                switch (ChatText.TryDecode(line, out var text))
+                {
+                    case TextResult.InvalidUtf8:
+                        session.Send(ServerLines.InvalidUtf8);
+                        break;
+                    case TextResult.ControlCharacter:
+                        session.Send(ServerLines.ControlCharacters);
+                        break;
+                    default:
+                        commands.Execute(session, text);
+                        break;
+                }
+                if (session.IsClosing)
+                {
+                    input.AdvanceTo(buffer.End);
+                    return "closed";
+                }
+            }
+
+            input.AdvanceTo(buffer.Start, buffer.End);
+            unconsumed = buffer.Length;
+            if (result.IsCompleted)
+            {
+                return "eof";
+            }
+        }
+    }
+
+    private bool IsOperatorByAddress(EndPoint? remote) =>
+        _options.LoopbackIsOperator && remote is IPEndPoint ip
+        && IPAddress.IsLoopback(ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address);
+
+    [LoggerMessage(LogLevel.Information, "Client {ConnectionId} connected from {RemoteEndPoint} to {LocalEndPoint}")]
+    private partial void LogConnected(string connectionId, string? remoteEndPoint, string? localEndPoint);
+
+    [LoggerMessage(LogLevel.Information, "Client {ConnectionId} ({Nickname}) from {RemoteEndPoint} disconnected: {Reason}; {BytesIn} bytes in, {BytesOut} bytes out")]
+    private partial void LogDisconnected(string connectionId, string? remoteEndPoint, string? nickname, string reason, long bytesIn, long bytesOut);
+
+    [LoggerMessage(LogLevel.Warning, "Client {ConnectionId} ({Nickname}) disconnected: send queue exceeded ({QueuedBytes} bytes waiting)")]
+    private partial void LogSendQueueExceeded(string connectionId, string? nickname, long queuedBytes);
+}

@@ -1,0 +1,124 @@
+using System.Collections.Concurrent;
+using KestrelChat.Protocol;
+
+namespace KestrelChat.Chat;
+
+/// <summary>
+/// The one chat everybody is in: every connection (named or not, for GET /clients), the
+/// nickname registry (unique regardless of case), and fan-out.
+/// Membership changes take a lock and publish a new member array (copy-on-write), so fan-out
+/// walks a plain array with no lock at all; join, leave and rename notices are queued under the
+/// lock so that every member sees them in one consistent order.
+/// </summary>
+internal sealed class ChatRoom
+{
+    private readonly ConcurrentDictionary<string, ChatSession> _connections = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ChatSession> _byNickname = new(NicknameRules.Comparer);
+    private readonly Lock _membership = new();
+    private ChatSession[] _members = [];
+
+    /// <summary>Every open connection, named or not.</summary>
+    public ICollection<ChatSession> Connections => _connections.Values;
+
+    /// <summary>Named members, in the order they joined. A snapshot: safe to enumerate while others join or leave.</summary>
+    public IReadOnlyList<ChatSession> Members => Volatile.Read(ref _members);
+
+    public void Connect(ChatSession session) => _connections[session.Id] = session;
+
+    /// <summary>Gives <paramref name="session"/> its first nickname: it gets the welcome, the others the join notice.</summary>
+    public bool TryJoin(ChatSession session, string nickname)
+    {
+        lock (_membership)
+        {
+            if (!_byNickname.TryAdd(nickname, session))
+            {
+                return false;
+            }
+            session.Nickname = nickname;
+            var members = Volatile.Read(ref _members);
+            Publish([.. members, session]);
+            session.Send(ServerLines.Welcome(nickname, members.Length + 1));
+            SendToAll(members, ServerLines.Joined(nickname));
+            return true;
+        }
+    }
+
+    /// <summary>Renames a member; everyone, the member included, gets the notice.</summary>
+    public bool TryRename(ChatSession session, string newNickname, out string oldNickname)
+    {
+        lock (_membership)
+        {
+            oldNickname = session.Nickname!;
+            var sameName = NicknameRules.Comparer.Equals(oldNickname, newNickname);
+            if (!sameName && !_byNickname.TryAdd(newNickname, session))
+            {
+                return false;
+            }
+            _byNickname.Remove(oldNickname);
+            _byNickname[newNickname] = session;
+            session.Nickname = newNickname;
+            SendToAll(_members, ServerLines.Renamed(oldNickname, newNickname));
+            return true;
+        }
+    }
+
+    /// <summary>Removes a closed connection; if it was a member, the others get the leave notice.</summary>
+    public void Disconnect(ChatSession session)
+    {
+        _connections.TryRemove(session.Id, out _);
+        var nickname = session.Nickname;
+        if (nickname is null)
+        {
+            return;
+        }
+        lock (_membership)
+        {
+            if (!_byNickname.Remove(nickname))
+            {
+                return;
+            }
+            var members = Array.FindAll(Volatile.Read(ref _members), m => m != session);
+            Publish(members);
+            SendToAll(members, ServerLines.Left(nickname));
+        }
+    }
+
+    public ChatSession? FindByNickname(string nickname)
+    {
+        lock (_membership)
+        {
+            return _byNickname.GetValueOrDefault(nickname);
+        }
+    }
+
+    /// <summary>Queues <paramref name="line"/> (encoded once by the caller) for every member except <paramref name="sender"/>.</summary>
+    public void Broadcast(byte[] line, ChatSession? sender)
+    {
+        foreach (var member in Volatile.Read(ref _members))
+        {
+            if (member != sender)
+            {
+                member.Send(line);
+            }
+        }
+    }
+
+    /// <summary>Closes every connection with <paramref name="farewell"/> as its last line.</summary>
+    public void CloseAll(byte[] farewell, string reason)
+    {
+        foreach (var session in _connections.Values)
+        {
+            session.Close(farewell, reason);
+        }
+    }
+
+    private void Publish(ChatSession[] members) => Volatile.Write(ref _members, members);
+
+    private static void SendToAll(ChatSession[] members, byte[] line)
+    {
+        foreach (var member in members)
+        {
+            member.Send(line);
+        }
+    }
+}

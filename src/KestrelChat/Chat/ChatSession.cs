@@ -1,0 +1,120 @@
+using System.Net;
+using KestrelChat.Protocol;
+using Microsoft.AspNetCore.Connections;
+
+namespace KestrelChat.Chat;
+
+/// <summary>
+/// One connected client: who it is, what it has sent and received, and its send queue.
+/// Created on accept (unnamed), named by its first valid line, closed exactly once.
+/// </summary>
+internal sealed class ChatSession
+{
+    private readonly ConnectionContext _connection;
+    private readonly SendQueue _outbox;
+    private readonly Action<ChatSession> _onOverflow;
+    private string? _nickname;
+    private int _closing;
+    private long _bytesIn, _bytesOut, _messagesIn, _messagesOut;
+
+    public ChatSession(ConnectionContext connection, bool isOperator, long sendQueueBytes, Action<ChatSession> onOverflow)
+    {
+        _connection = connection;
+        _outbox = new SendQueue(sendQueueBytes);
+        _onOverflow = onOverflow;
+        IsOperator = isOperator;
+        RemoteEndPoint = connection.RemoteEndPoint as IPEndPoint;
+        LocalEndPoint = connection.LocalEndPoint as IPEndPoint;
+    }
+
+    /// <summary>Kestrel's connection id; the same id appears in the logs and in GET /clients.</summary>
+    public string Id => _connection.ConnectionId;
+
+    public IPEndPoint? RemoteEndPoint { get; }
+
+    public IPEndPoint? LocalEndPoint { get; }
+
+    public DateTimeOffset ConnectedAt { get; } = DateTimeOffset.UtcNow;
+
+    /// <summary>Null until the client has chosen a nickname. Changed only under the room's lock.</summary>
+    public string? Nickname
+    {
+        get => Volatile.Read(ref _nickname);
+        set => Volatile.Write(ref _nickname, value);
+    }
+
+    public bool IsOperator { get; set; }
+
+    public bool IsClosing => Volatile.Read(ref _closing) != 0;
+
+    /// <summary>Why the server closed this session (quit, shutdown, sendq…); null while open or when the peer left first.</summary>
+    public string? CloseReason { get; private set; }
+
+    public long BytesIn => Interlocked.Read(ref _bytesIn);
+
+    public long BytesOut => Interlocked.Read(ref _bytesOut);
+
+    public long MessagesIn => Interlocked.Read(ref _messagesIn);
+
+    public long MessagesOut => Interlocked.Read(ref _messagesOut);
+
+    public long QueuedBytes => _outbox.QueuedBytes;
+
+    public void CountBytesIn(long bytes) => Interlocked.Add(ref _bytesIn, bytes);
+
+    public void CountMessageIn() => Interlocked.Increment(ref _messagesIn);
+
+    /// <summary>Queues a line for this client. Never blocks; a client whose queue overflows is disconnected.</summary>
+    public void Send(byte[] line)
+    {
+        if (_outbox.TryEnqueue(line) == EnqueueResult.Overflow)
+        {
+            _onOverflow(this);
+            Close(ServerLines.SendQueueExceeded, "sendq");
+        }
+    }
+
+    /// <summary>
+    /// Starts the close, once: queues <paramref name="farewell"/> as the last line, lets the writer
+    /// flush it and complete the output (the client reads it, then EOF), and stops the read loop.
+    /// </summary>
+    public void Close(byte[]? farewell, string? reason)
+    {
+        if (Interlocked.Exchange(ref _closing, 1) != 0)
+        {
+            return;
+        }
+        CloseReason = reason;
+        _outbox.Complete(farewell);
+        _connection.Transport.Input.CancelPendingRead();
+    }
+
+    /// <summary>Runs the writer loop until the queue is closed and flushed, then completes the output (FIN).</summary>
+    public async Task RunWriterAsync()
+    {
+        var output = _connection.Transport.Output;
+        try
+        {
+            await _outbox.RunAsync(output, (bytes, messages) =>
+            {
+                Interlocked.Add(ref _bytesOut, bytes);
+                Interlocked.Add(ref _messagesOut, messages);
+            }).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ConnectionAbortedException or ConnectionResetException or OperationCanceledException)
+        {
+            // The peer went away mid-write; the read loop sees the same and ends the session.
+        }
+        finally
+        {
+            await output.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Drops the connection at once (RST), for a peer that will not take its last bytes.</summary>
+    public void Abort(string reason)
+    {
+        Close(null, reason);
+        _connection.Abort(new ConnectionAbortedException(reason));
+    }
+}

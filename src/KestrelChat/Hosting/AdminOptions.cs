@@ -1,0 +1,68 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+
+namespace KestrelChat.Hosting;
+
+/// <summary>The "Admin" section: the HTTP admin API (GET /clients, POST /stop, Swagger UI, health).</summary>
+public sealed class AdminOptions
+{
+    public const string Section = "Admin";
+    public const int MinApiKeyLength = 16;
+
+    /// <summary>Admin API endpoint. Default "http://127.0.0.1:8080" (loopback only). Port 0 = any free port.</summary>
+    public string Url { get; set; } = "http://127.0.0.1:8080";
+
+    /// <summary>
+    /// Admin API key. Default unset (an empty value counts as unset): the API then needs no key and may only listen on loopback.
+    /// Set: every endpoint but /health and Swagger UI needs "X-Api-Key: KEY" or "Authorization: Bearer KEY".
+    /// </summary>
+    public string? ApiKey { get; set; }
+
+    internal bool HasApiKey => !string.IsNullOrEmpty(ApiKey);
+
+    /// <summary>The address and port to bind; "localhost" means 127.0.0.1.</summary>
+    internal IPEndPoint EndPoint
+    {
+        get
+        {
+            var uri = new Uri(Url);
+            var address = uri.IsLoopback && !IPAddress.TryParse(uri.Host.Trim('[', ']'), out _)
+                ? IPAddress.Loopback
+                : IPAddress.Parse(uri.Host.Trim('[', ']'));
+            return new IPEndPoint(address, uri.Port);
+        }
+    }
+}
+
+internal sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
+{
+    public ValidateOptionsResult Validate(string? name, AdminOptions options)
+    {
+        if (!Uri.TryCreate(options.Url, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp
+            || uri.AbsolutePath != "/")
+        {
+            return ValidateOptionsResult.Fail(
+                $"Admin:Url must look like http://127.0.0.1:8080 (http, an IP address or localhost, a port); it is '{options.Url}'.");
+        }
+        var host = uri.Host.Trim('[', ']');
+        if (!IPAddress.TryParse(host, out var address) && !uri.IsLoopback)
+        {
+            return ValidateOptionsResult.Fail(
+                $"Admin:Url must name an IP address (or localhost), not '{uri.Host}': use 0.0.0.0 to listen on every interface.");
+        }
+        if (options.HasApiKey && (string.IsNullOrWhiteSpace(options.ApiKey) || options.ApiKey!.Length < AdminOptions.MinApiKeyLength))
+        {
+            return ValidateOptionsResult.Fail(
+                $"Admin:ApiKey must be at least {AdminOptions.MinApiKeyLength} characters (try `openssl rand -hex 32`).");
+        }
+        var isLoopback = address is null ? uri.IsLoopback : IPAddress.IsLoopback(address);
+        if (!isLoopback && !options.HasApiKey)
+        {
+            return ValidateOptionsResult.Fail(
+                $"Admin:Url {options.Url} is not a loopback address and Admin:ApiKey is not set. " +
+                "Refusing to expose the admin API without a key: set Admin:ApiKey (env Admin__ApiKey), " +
+                "or bind the admin API to 127.0.0.1.");
+        }
+        return ValidateOptionsResult.Success;
+    }
+}

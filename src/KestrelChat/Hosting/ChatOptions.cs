@@ -1,0 +1,50 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+
+namespace KestrelChat.Hosting;
+
+/// <summary>The "Chat" section: the TCP chat listener and who may operate it.</summary>
+public sealed class ChatOptions
+{
+    public const string Section = "Chat";
+
+    /// <summary>Chat TCP port. Default 55555; 0 = any free port (the actual port is logged).</summary>
+    public int Port { get; set; } = 55555;
+
+    /// <summary>Listen address. Default "0.0.0.0" (all IPv4); "::" listens dual-stack (IPv6 and IPv4).</summary>
+    public string BindAddress { get; set; } = "0.0.0.0";
+
+    /// <summary>Password for /oper. Default unset (an empty value counts as unset): nobody can /oper.</summary>
+    public string? OperatorPassword { get; set; }
+
+    internal bool HasOperatorPassword => !string.IsNullOrEmpty(OperatorPassword);
+
+    /// <summary>Clients connecting from loopback are operators. Default true (a teacher on the same machine).</summary>
+    public bool LoopbackIsOperator { get; set; } = true;
+
+    /// <summary>Log the text of chat messages. Default false: logs say who and when, not what.</summary>
+    public bool LogMessageText { get; set; }
+
+    internal IPAddress BindIPAddress => IPAddress.Parse(BindAddress);
+}
+
+internal sealed class ChatOptionsValidator : IValidateOptions<ChatOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ChatOptions options)
+    {
+        var failures = new List<string>();
+        if (options.Port is < 0 or > 65535)
+        {
+            failures.Add($"Chat:Port must be 0–65535 (0 = any free port); it is {options.Port}.");
+        }
+        if (!IPAddress.TryParse(options.BindAddress, out _))
+        {
+            failures.Add($"Chat:BindAddress must be an IP address such as 0.0.0.0, 127.0.0.1 or ::; it is '{options.BindAddress}'.");
+        }
+        if (options.HasOperatorPassword && string.IsNullOrWhiteSpace(options.OperatorPassword))
+        {
+            failures.Add("Chat:OperatorPassword is only spaces: leave it empty to disable /oper, or set a real password.");
+        }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

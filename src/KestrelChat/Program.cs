@@ -1,0 +1,71 @@
+using System.Globalization;
+using KestrelChat.Admin;
+using KestrelChat.Chat;
+using KestrelChat.Hosting;
+using Microsoft.Extensions.Options;
+using Serilog;
+
+// KestrelChat: one process, one Kestrel, two listeners — the chat on raw TCP and the admin API on HTTP.
+// See docs/architecture.md for the data path.
+var builder = WebApplication.CreateBuilder(args);
+
+builder.Services.AddSerilog((services, logger) => logger
+    .ReadFrom.Configuration(builder.Configuration)
+    .ReadFrom.Services(services)
+    .Enrich.FromLogContext()
+    .WriteTo.Console(formatProvider: CultureInfo.InvariantCulture, outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}"));
+
+builder.Services.AddOptions<ChatOptions>().BindConfiguration(ChatOptions.Section).ValidateOnStart();
+builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section).ValidateOnStart();
+builder.Services.AddSingleton<IValidateOptions<ChatOptions>, ChatOptionsValidator>();
+builder.Services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
+
+// Chat idle connections must not hold the stop up: each closes within CloseFlushTimeout.
+builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(4));
+
+builder.Services.AddSingleton<ChatRoom>();
+builder.Services.AddSingleton<ChatCommands>();
+builder.Services.AddSingleton<ChatShutdown>();
+builder.Services.AddHostedService(services => services.GetRequiredService<ChatShutdown>());
+builder.Services.AddSingleton<KestrelEndpoints>();
+builder.WebHost.ConfigureKestrel(kestrel => kestrel.ApplicationServices.GetRequiredService<KestrelEndpoints>().Configure(kestrel));
+
+builder.Services.AddProblemDetails();
+// The core of authentication only: an API key needs no cookies, so no Data Protection key ring either.
+builder.Services.AddWebEncoders();
+builder.Services.AddAuthenticationCore(auth =>
+{
+    auth.AddScheme<ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, displayName: null);
+    auth.DefaultScheme = ApiKeyAuthenticationHandler.SchemeName;
+});
+builder.Services.AddAuthorization();
+builder.Services.AddHealthChecks().AddCheck<ChatListenerHealthCheck>("chat-listener");
+builder.Services.AddAdminSwagger();
+
+try
+{
+    var app = builder.Build();
+    app.UseSerilogRequestLogging();
+    app.UseExceptionHandler();
+    app.UseStatusCodePages();
+    app.UseAuthentication();
+    app.UseAuthorization();
+    app.UseAdminSwagger();
+    app.MapAdminEndpoints();
+    await app.RunAsync().ConfigureAwait(false);
+    return 0;
+}
+catch (OptionsValidationException ex)
+{
+    // Bad configuration: say exactly what is wrong and exit non-zero (systemd and Docker see the failure).
+    await Console.Error.WriteLineAsync($"KestrelChat cannot start: {string.Join(" ", ex.Failures)}").ConfigureAwait(false);
+    return 1;
+}
+catch (IOException ex) when (ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+{
+    await Console.Error.WriteLineAsync($"KestrelChat cannot start: {ex.Message} Is another server using the port?").ConfigureAwait(false);
+    return 1;
+}
+
+/// <summary>The entry point, public so tests can host it with WebApplicationFactory.</summary>
+public partial class Program;

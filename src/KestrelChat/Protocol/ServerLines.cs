@@ -1,0 +1,100 @@
+using System.Text;
+
+namespace KestrelChat.Protocol;
+
+/// <summary>
+/// Every line the server writes, in one place (docs/protocol.md lists them). Server lines start
+/// with "* " (notice) or "! " (error); chat lines start with a nickname, and a nickname can hold
+/// neither '*', '!' nor a space, so a user can never produce a line that reads as the server's.
+/// Each line is encoded to UTF-8 once, LF included, and the same array goes to every recipient.
+/// </summary>
+internal static class ServerLines
+{
+    /// <summary>The first bytes of every connection: exactly "NICK", no newline (the lesson's client waits for it).</summary>
+    public static readonly byte[] NickGreeting = "NICK"u8.ToArray();
+
+    public static readonly byte[] NicknamePrompt = Encode("\n* ", "Welcome to KestrelChat! Please type a nickname and press Enter.");
+    public static readonly byte[] NicknameRetry = Notice("Please type a nickname and press Enter.");
+    public static readonly byte[] ShuttingDown = Notice("Server is shutting down. Bye!");
+    public static readonly byte[] Goodbye = Notice("Bye!");
+    public static readonly byte[] StopRefused = Error("Only operators can stop the server (see /oper).");
+    public static readonly byte[] Stopping = Notice("Stopping the server.");
+    public static readonly byte[] OperGranted = Notice("You are now an operator.");
+    public static readonly byte[] OperAlready = Notice("You are an operator already.");
+    public static readonly byte[] OperRefused = Error("Wrong operator password.");
+    public static readonly byte[] OperDisabled = Error("Operator login is disabled on this server (Chat:OperatorPassword is not set).");
+    public static readonly byte[] InvalidUtf8 = Error("Line rejected: it is not valid UTF-8. Set your terminal or client to UTF-8.");
+    public static readonly byte[] ControlCharacters = Error("Line rejected: it contains control characters (escape sequences, backspace, a lone CR…).");
+    public static readonly byte[] NicknameEmpty = Error("A nickname can't be empty.");
+    public static readonly byte[] NicknameTooLong = Error($"That nickname is too long: at most {NicknameRules.MaxLength} characters.");
+    public static readonly byte[] NicknameBadCharacter = Error("A nickname may contain only letters, digits, '_', '-' and '.'.");
+    public static readonly byte[] NickUsage = Error("Usage: /nick NEW_NICKNAME");
+    public static readonly byte[] MsgUsage = Error("Usage: /msg NICKNAME text");
+
+    public static readonly byte[] Help = Encode(
+        "* Commands:\n",
+        "*   /who or кто в чате    who is in the chat (only you see the answer)\n",
+        "*   /msg NICK text        a private message to NICK\n",
+        "*   /nick NEW             change your nickname\n",
+        "*   /oper PASSWORD        become an operator\n",
+        "*   /stop or стоп         stop the server (operators only)\n",
+        "*   /quit                 leave the chat\n",
+        "* Any other line goes to everyone else as \"yourname: text\".");
+
+    public static byte[] Notice(string text) => Encode("* ", text);
+
+    public static byte[] Error(string text) => Encode("! ", text);
+
+    /// <summary>"alice: text", the line the others see.</summary>
+    public static byte[] Chat(string nickname, string text) => Encode(nickname, ": ", text);
+
+    /// <summary>"alice (private): text", seen by the recipient of /msg only.</summary>
+    public static byte[] Private(string nickname, string text) => Encode(nickname, " (private): ", text);
+
+    public static byte[] Welcome(string nickname, int count) => Notice(
+        $"Welcome, {nickname}! In the chat now: {count} (you included). Type /help for the commands.");
+
+    public static byte[] Joined(string nickname) => Notice($"{nickname} joined the chat.");
+
+    public static byte[] Left(string nickname) => Notice($"{nickname} left the chat.");
+
+    public static byte[] Renamed(string oldNickname, string newNickname) => Notice($"{oldNickname} is now known as {newNickname}.");
+
+    public static byte[] NicknameTaken(string nickname) => Error($"The nickname '{nickname}' is taken. Choose another one.");
+
+    public static byte[] Who(IReadOnlyList<string> nicknames) =>
+        Notice($"In the chat ({nicknames.Count}): {string.Join(", ", nicknames)}");
+
+    public static byte[] NoSuchNickname(string nickname) => Error($"No one called '{nickname}' is in the chat.");
+
+    public static byte[] UnknownCommand(string command) => Error($"Unknown command {command}. Type /help for the list.");
+
+    public static byte[] LineTooLong(int maxLineBytes) => Error($"Line rejected: longer than {maxLineBytes} bytes.");
+
+    public static readonly byte[] SendQueueExceeded = Error("Disconnected: you are not reading fast enough (send queue exceeded).");
+
+    public static byte[] NicknameProblemLine(NicknameProblem problem) => problem switch
+    {
+        NicknameProblem.Empty => NicknameEmpty,
+        NicknameProblem.TooLong => NicknameTooLong,
+        _ => NicknameBadCharacter,
+    };
+
+    /// <summary>Encodes the parts and a final LF into one exactly-sized array.</summary>
+    private static byte[] Encode(params ReadOnlySpan<string> parts)
+    {
+        var length = 1;
+        foreach (var part in parts)
+        {
+            length += Encoding.UTF8.GetByteCount(part);
+        }
+        var bytes = new byte[length];
+        var written = 0;
+        foreach (var part in parts)
+        {
+            written += Encoding.UTF8.GetBytes(part, bytes.AsSpan(written));
+        }
+        bytes[written] = (byte)'\n';
+        return bytes;
+    }
+}

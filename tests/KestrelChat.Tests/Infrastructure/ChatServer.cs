@@ -1,0 +1,88 @@
+using System.Net;
+using System.Net.Http.Headers;
+using KestrelChat.Hosting;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace KestrelChat.Tests.Infrastructure;
+
+/// <summary>
+/// The real server in-process: real Kestrel (UseKestrel), the chat and the admin API on free
+/// ports chosen by the OS and read back from the server itself.
+/// </summary>
+public sealed class ChatServer : WebApplicationFactory<Program>
+{
+    private readonly Dictionary<string, string?> _settings = new()
+    {
+        ["Chat:Port"] = "0",
+        ["Chat:BindAddress"] = "127.0.0.1",
+        ["Admin:Url"] = "http://127.0.0.1:0",
+        ["Serilog:MinimumLevel:Default"] = "Warning",
+    };
+
+    private ChatServer(IEnumerable<KeyValuePair<string, string?>> settings)
+    {
+        foreach (var (key, value) in settings)
+        {
+            _settings[key] = value;
+        }
+        UseKestrel();
+    }
+
+    public static ChatServer Start(params (string Key, string? Value)[] settings)
+    {
+        var server = new ChatServer(settings.Select(s => KeyValuePair.Create(s.Key, s.Value)));
+        server.StartServer();
+        return server;
+    }
+
+    private KestrelEndpoints Endpoints => Services.GetRequiredService<KestrelEndpoints>();
+
+    public IPEndPoint ChatEndPoint => Endpoints.Chat ?? throw new InvalidOperationException("The chat listener is not bound.");
+
+    public Uri AdminUri => new($"http://{Endpoints.Admin}");
+
+    public IHostApplicationLifetime Lifetime => Services.GetRequiredService<IHostApplicationLifetime>();
+
+    public HttpClient Admin(string? apiKey = null)
+    {
+        var client = new HttpClient { BaseAddress = AdminUri, Timeout = TimeSpan.FromSeconds(10) };
+        if (apiKey is not null)
+        {
+            client.DefaultRequestHeaders.Add("X-Api-Key", apiKey);
+        }
+        client.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        return client;
+    }
+
+    public Task<ChatTestClient> ConnectAsync() => ChatTestClient.ConnectAsync(ChatEndPoint);
+
+    /// <summary>Connects, answers NICK and reads the welcome line.</summary>
+    public async Task<ChatTestClient> JoinAsync(string nickname)
+    {
+        var client = await ConnectAsync();
+        Assert.Equal("NICK", await client.ReadBytesAsync(4));
+        await client.SendLineAsync(nickname);
+        var welcome = await client.ReadLineAsync();
+        Assert.StartsWith($"* Welcome, {nickname}!", welcome, StringComparison.Ordinal);
+        return client;
+    }
+
+    /// <summary>Completes when the host has fully stopped, or throws after <paramref name="timeout"/>.</summary>
+    public Task WaitForStopAsync(TimeSpan timeout)
+    {
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Lifetime.ApplicationStopped.Register(() => stopped.TrySetResult());
+        return stopped.Task.WaitAsync(timeout);
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
+    }
+}

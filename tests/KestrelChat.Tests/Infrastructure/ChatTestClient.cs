@@ -1,0 +1,133 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace KestrelChat.Tests.Infrastructure;
+
+/// <summary>
+/// A chat client on a real TCP socket, like nc: writes raw bytes or lines, reads lines.
+/// Every read waits for its event with a deadline (never a fixed sleep) and, on timeout, says what did arrive.
+/// </summary>
+public sealed class ChatTestClient : IAsyncDisposable
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly TcpClient _tcp;
+    private readonly NetworkStream _stream;
+    private readonly List<byte> _pending = [];
+    private readonly byte[] _chunk = new byte[64 * 1024];
+
+    private ChatTestClient(TcpClient tcp)
+    {
+        _tcp = tcp;
+        _stream = tcp.GetStream();
+    }
+
+    public IPEndPoint LocalEndPoint => (IPEndPoint)_tcp.Client.LocalEndPoint!;
+
+    public IPEndPoint RemoteEndPoint => (IPEndPoint)_tcp.Client.RemoteEndPoint!;
+
+    public Socket Socket => _tcp.Client;
+
+    public static async Task<ChatTestClient> ConnectAsync(IPEndPoint endPoint)
+    {
+        var tcp = new TcpClient(endPoint.AddressFamily) { NoDelay = true };
+        await tcp.ConnectAsync(endPoint.Address, endPoint.Port);
+        return new ChatTestClient(tcp);
+    }
+
+    public Task SendLineAsync(string line) => SendAsync(Encoding.UTF8.GetBytes(line + "\n"));
+
+    public async Task SendAsync(byte[] bytes) => await _stream.WriteAsync(bytes);
+
+    /// <summary>Reads exactly <paramref name="count"/> bytes and decodes them.</summary>
+    public async Task<string> ReadBytesAsync(int count, TimeSpan? timeout = null)
+    {
+        using var deadline = new CancellationTokenSource(timeout ?? DefaultTimeout);
+        while (_pending.Count < count)
+        {
+            if (!await FillAsync(count, deadline.Token))
+            {
+                throw new EndOfStreamException($"EOF after {Describe()}");
+            }
+        }
+        var bytes = _pending.GetRange(0, count).ToArray();
+        _pending.RemoveRange(0, count);
+        return Encoding.UTF8.GetString(bytes);
+    }
+
+    /// <summary>Reads the next LF-terminated line (without the LF).</summary>
+    public async Task<string> ReadLineAsync(TimeSpan? timeout = null)
+    {
+        using var deadline = new CancellationTokenSource(timeout ?? DefaultTimeout);
+        while (true)
+        {
+            var lf = _pending.IndexOf((byte)'\n');
+            if (lf >= 0)
+            {
+                var line = Encoding.UTF8.GetString(_pending.GetRange(0, lf).ToArray());
+                _pending.RemoveRange(0, lf + 1);
+                return line;
+            }
+            if (!await FillAsync("a line", deadline.Token))
+            {
+                throw new EndOfStreamException($"EOF while waiting for a line; had {Describe()}");
+            }
+        }
+    }
+
+    /// <summary>Reads lines until one matches, returning it; the skipped lines are returned too for assertions.</summary>
+    public async Task<(string Line, List<string> Skipped)> ReadLineUntilAsync(Func<string, bool> match, TimeSpan? timeout = null)
+    {
+        var skipped = new List<string>();
+        var until = DateTime.UtcNow + (timeout ?? DefaultTimeout);
+        while (true)
+        {
+            var line = await ReadLineAsync(until - DateTime.UtcNow);
+            if (match(line))
+            {
+                return (line, skipped);
+            }
+            skipped.Add(line);
+        }
+    }
+
+    /// <summary>Reads everything until the server closes the connection; returns the lines received before EOF.</summary>
+    public async Task<List<string>> ReadToEndAsync(TimeSpan? timeout = null)
+    {
+        using var deadline = new CancellationTokenSource(timeout ?? DefaultTimeout);
+        while (await FillAsync("EOF", deadline.Token))
+        {
+        }
+        var text = Encoding.UTF8.GetString(_pending.ToArray());
+        _pending.Clear();
+        return [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries)];
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _tcp.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task<bool> FillAsync(object waitingFor, CancellationToken deadline)
+    {
+        int read;
+        try
+        {
+            read = await _stream.ReadAsync(_chunk, deadline);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"Timed out waiting for {waitingFor}; had {Describe()}");
+        }
+        if (read == 0)
+        {
+            return false;
+        }
+        _pending.AddRange(_chunk.AsSpan(0, read));
+        return true;
+    }
+
+    private string Describe() => _pending.Count == 0 ? "nothing" : $"\"{Encoding.UTF8.GetString(_pending.ToArray())}\"";
+}
