@@ -40,9 +40,9 @@ public sealed class ChatServer : WebApplicationFactory<Program>
 
     private KestrelEndpoints Endpoints => Services.GetRequiredService<KestrelEndpoints>();
 
-    public IPEndPoint ChatEndPoint => Endpoints.Chat ?? throw new InvalidOperationException("The chat listener is not bound.");
+    public IPEndPoint ChatEndPoint => Reachable(Endpoints.Chat ?? throw new InvalidOperationException("The chat listener is not bound."));
 
-    public Uri AdminUri => new($"http://{Endpoints.Admin}");
+    public Uri AdminUri => new($"http://{Reachable(Endpoints.Admin!)}");
 
     public IHostApplicationLifetime Lifetime => Services.GetRequiredService<IHostApplicationLifetime>();
 
@@ -77,6 +77,12 @@ public sealed class ChatServer : WebApplicationFactory<Program>
         Lifetime.ApplicationStopped.Register(() => stopped.TrySetResult());
         return stopped.Task.WaitAsync(timeout);
     }
+
+    /// <summary>A listener on 0.0.0.0 or :: is reached through loopback.</summary>
+    private static IPEndPoint Reachable(IPEndPoint bound) =>
+        bound.Address.Equals(IPAddress.Any) ? new IPEndPoint(IPAddress.Loopback, bound.Port)
+        : bound.Address.Equals(IPAddress.IPv6Any) ? new IPEndPoint(IPAddress.IPv6Loopback, bound.Port)
+        : bound;
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
