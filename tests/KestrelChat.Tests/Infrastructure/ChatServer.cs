@@ -60,15 +60,7 @@ public sealed class ChatServer : WebApplicationFactory<Program>
     public Task<ChatTestClient> ConnectAsync() => ChatTestClient.ConnectAsync(ChatEndPoint);
 
     /// <summary>Connects, answers NICK and reads the welcome line.</summary>
-    public async Task<ChatTestClient> JoinAsync(string nickname)
-    {
-        var client = await ConnectAsync();
-        Assert.Equal("NICK", await client.ReadBytesAsync(4));
-        await client.SendLineAsync(nickname);
-        var welcome = await client.ReadLineAsync();
-        Assert.StartsWith($"* Welcome, {nickname}!", welcome, StringComparison.Ordinal);
-        return client;
-    }
+    public Task<ChatTestClient> JoinAsync(string nickname) => ChatTestClient.JoinAsync(ChatEndPoint, nickname);
 
     /// <summary>Completes when the host has fully stopped, or throws after <paramref name="timeout"/>.</summary>
     public Task WaitForStopAsync(TimeSpan timeout)

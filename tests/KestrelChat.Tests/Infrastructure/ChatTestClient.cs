@@ -36,6 +36,16 @@ public sealed class ChatTestClient : IAsyncDisposable
         return new ChatTestClient(tcp);
     }
 
+    /// <summary>Connects, answers NICK with <paramref name="nickname"/> and reads the welcome line.</summary>
+    public static async Task<ChatTestClient> JoinAsync(IPEndPoint endPoint, string nickname)
+    {
+        var client = await ConnectAsync(endPoint);
+        Assert.Equal("NICK", await client.ReadBytesAsync(4));
+        await client.SendLineAsync(nickname);
+        Assert.StartsWith($"* Welcome, {nickname}!", await client.ReadLineAsync(), StringComparison.Ordinal);
+        return client;
+    }
+
     public Task SendLineAsync(string line) => SendAsync(Encoding.UTF8.GetBytes(line + "\n"));
 
     public async Task SendAsync(byte[] bytes) => await _stream.WriteAsync(bytes);

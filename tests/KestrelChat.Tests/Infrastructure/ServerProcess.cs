@@ -1,0 +1,110 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Text.RegularExpressions;
+
+namespace KestrelChat.Tests.Infrastructure;
+
+/// <summary>
+/// The server as a separate OS process (`dotnet KestrelChat.dll`), for what only a real process
+/// shows: its exit code, signals, and what it prints. Ports come from its own log lines.
+/// </summary>
+public sealed partial class ServerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _output = new();
+    private readonly TaskCompletionSource<(int Chat, int Admin)> _ports = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int? _chatPort;
+
+    private ServerProcess(Process process) => _process = process;
+
+    public int ExitCode => _process.ExitCode;
+
+    public string Output => string.Join('\n', _output);
+
+    public static ServerProcess Start(params (string Name, string Value)[] environment)
+    {
+        var assembly = typeof(Program).Assembly.Location;
+        var info = new ProcessStartInfo("dotnet", [assembly])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetDirectoryName(assembly)!,
+        };
+        info.Environment["Chat__Port"] = "0";
+        info.Environment["Chat__BindAddress"] = "127.0.0.1";
+        info.Environment["Admin__Url"] = "http://127.0.0.1:0";
+        info.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (name, value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+        var server = new ServerProcess(new Process { StartInfo = info, EnableRaisingEvents = true });
+        server._process.OutputDataReceived += (_, e) => server.OnLine(e.Data);
+        server._process.ErrorDataReceived += (_, e) => server.OnLine(e.Data);
+        server._process.Start();
+        server._process.BeginOutputReadLine();
+        server._process.BeginErrorReadLine();
+        return server;
+    }
+
+    /// <summary>Waits until the server has logged both listening lines; returns the chat and admin endpoints.</summary>
+    public async Task<(IPEndPoint Chat, Uri Admin)> WaitUntilListeningAsync(TimeSpan timeout)
+    {
+        var exited = _process.WaitForExitAsync();
+        var ready = await Task.WhenAny(_ports.Task, exited).WaitAsync(timeout);
+        if (ready != _ports.Task)
+        {
+            throw new InvalidOperationException($"The server exited ({_process.ExitCode}) before listening:\n{Output}");
+        }
+        var (chat, admin) = await _ports.Task;
+        return (new IPEndPoint(IPAddress.Loopback, chat), new Uri($"http://127.0.0.1:{admin}"));
+    }
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        await _process.WaitForExitAsync().WaitAsync(timeout);
+        return _process.ExitCode;
+    }
+
+    /// <summary>Sends SIGTERM, as `docker stop` and `systemctl stop` do.</summary>
+    public void Terminate()
+    {
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        _output.Enqueue(line);
+        if (ChatLine().Match(line) is { Success: true } chat)
+        {
+            _chatPort = int.Parse(chat.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        else if (AdminLine().Match(line) is { Success: true } admin && _chatPort is { } chatPort)
+        {
+            _ports.TrySetResult((chatPort, int.Parse(admin.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)));
+        }
+    }
+
+    [GeneratedRegex(@"Chat listening on tcp://[^ ]*:(\d+)")]
+    private static partial Regex ChatLine();
+
+    [GeneratedRegex(@"Admin API listening on http://[^ ]*:(\d+)")]
+    private static partial Regex AdminLine();
+}

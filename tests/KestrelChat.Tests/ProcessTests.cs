@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using KestrelChat.Tests.Infrastructure;
+
+namespace KestrelChat.Tests;
+
+/// <summary>The server as operators run it: a process with an exit code, stopped by a signal or POST /stop.</summary>
+public sealed class ProcessTests
+{
+    private static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan StopDeadline = TimeSpan.FromSeconds(5);
+
+    [Theory]
+    [InlineData("SIGTERM")]
+    [InlineData("POST /stop")]
+    public async Task A_stop_with_idle_clients_connected_ends_every_connection_and_exits_0_within_5_seconds(string how)
+    {
+        await using var server = ServerProcess.Start();
+        var (chat, admin) = await server.WaitUntilListeningAsync(StartDeadline);
+        await using var named = await ChatTestClient.JoinAsync(chat, "idle");
+        await using var unnamed = await ChatTestClient.ConnectAsync(chat);
+        Assert.Equal("NICK", await unnamed.ReadBytesAsync(4));
+
+        var clock = Stopwatch.StartNew();
+        if (how == "SIGTERM")
+        {
+            server.Terminate();
+        }
+        else
+        {
+            using var http = new HttpClient { BaseAddress = admin };
+            Assert.Equal(HttpStatusCode.Accepted, (await http.PostAsync("/stop", null)).StatusCode);
+        }
+
+        Assert.Equal(["* Server is shutting down. Bye!"], await named.ReadToEndAsync(StopDeadline));
+        Assert.Contains("* Server is shutting down. Bye!", await unnamed.ReadToEndAsync(StopDeadline));
+        Assert.Equal(0, await server.WaitForExitAsync(StopDeadline - clock.Elapsed));
+        Assert.True(clock.Elapsed < StopDeadline, $"took {clock.Elapsed}");
+    }
+
+    [Fact]
+    public async Task An_exposed_admin_API_without_a_key_is_refused_with_a_message_and_exit_code_1()
+    {
+        await using var server = ServerProcess.Start(("Admin__Url", "http://0.0.0.0:0"));
+
+        Assert.Equal(1, await server.WaitForExitAsync(StartDeadline));
+        Assert.Contains("KestrelChat cannot start: Admin:Url http://0.0.0.0:0 is not a loopback address and Admin:ApiKey is not set",
+            server.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_chat_port_in_use_is_reported_with_exit_code_1()
+    {
+        using var occupant = new TcpListener(IPAddress.Loopback, 0);
+        occupant.Start();
+        var port = ((IPEndPoint)occupant.LocalEndpoint).Port;
+
+        await using var server = ServerProcess.Start(("Chat__Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
+        Assert.Equal(1, await server.WaitForExitAsync(StartDeadline));
+        Assert.Contains("KestrelChat cannot start:", server.Output, StringComparison.Ordinal);
+        Assert.Contains(port.ToString(System.Globalization.CultureInfo.InvariantCulture), server.Output, StringComparison.Ordinal);
+    }
+}
