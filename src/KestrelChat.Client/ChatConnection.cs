@@ -27,6 +27,10 @@ internal sealed class ChatConnection : IAsyncDisposable
     private readonly TaskCompletionSource _greeted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _greetingMatched;
 
+    // A client that stays silent for a second after "NICK" (a person on nc) gets "\n* Welcome to …":
+    // that LF ends the greeting line, so it is swallowed with it rather than printed as an empty line.
+    private bool _greetingLineOpen;
+
     private ChatConnection(Socket socket, string? nick)
     {
         _socket = socket;
@@ -124,6 +128,7 @@ internal sealed class ChatConnection : IAsyncDisposable
 
                 if (_greetingMatched == Greeting.Length)
                 {
+                    _greetingLineOpen = true;
                     await OnGreetedAsync(sendNick: true).ConfigureAwait(false);
                 }
                 else if (textStart < read)
@@ -131,6 +136,15 @@ internal sealed class ChatConnection : IAsyncDisposable
                     // Not a greeting after all: the bytes held back so far are ordinary text.
                     Print(Greeting[.._greetingMatched], flush: false);
                     await OnGreetedAsync(sendNick: false).ConfigureAwait(false);
+                }
+            }
+
+            if (_greetingLineOpen && textStart < read)
+            {
+                _greetingLineOpen = false;
+                if (buffer[textStart] == (byte)'\n')
+                {
+                    textStart++;
                 }
             }
 
