@@ -4,18 +4,8 @@ using KestrelChat.Tests.Infrastructure;
 namespace KestrelChat.Tests;
 
 /// <summary>Chatting: what each client sees when the others talk, join, leave and use commands.</summary>
-public sealed class ChatTests : IAsyncLifetime
+public sealed class ChatTests : ServerPerTest
 {
-    private ChatServer _server = null!;
-
-    public Task InitializeAsync()
-    {
-        _server = ChatServer.Start();
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync() => await _server.DisposeAsync();
-
     [Fact]
     public async Task A_line_goes_to_every_other_client_prefixed_with_the_nickname_and_not_back_to_its_sender()
     {
@@ -34,8 +24,8 @@ public sealed class ChatTests : IAsyncLifetime
     [Fact]
     public async Task Others_are_told_when_someone_joins_and_when_someone_leaves()
     {
-        await using var alice = await _server.JoinAsync("alice");
-        var bob = await _server.JoinAsync("bob");
+        await using var alice = await Server.JoinAsync("alice");
+        var bob = await Server.JoinAsync("bob");
         Assert.Equal("* bob joined the chat.", await alice.ReadLineAsync());
 
         await bob.DisposeAsync(); // EOF/close without /quit
@@ -46,8 +36,8 @@ public sealed class ChatTests : IAsyncLifetime
     [Fact]
     public async Task Quit_says_goodbye_closes_the_connection_and_the_others_see_the_leave()
     {
-        await using var alice = await _server.JoinAsync("alice");
-        await using var bob = await _server.JoinAsync("bob");
+        await using var alice = await Server.JoinAsync("alice");
+        await using var bob = await Server.JoinAsync("bob");
         await alice.ReadLineAsync(); // bob joined
 
         await bob.SendLineAsync("/quit");
@@ -59,9 +49,9 @@ public sealed class ChatTests : IAsyncLifetime
     [Fact]
     public async Task A_reset_connection_is_a_leave_and_hurts_nobody_else()
     {
-        await using var alice = await _server.JoinAsync("alice");
-        var bob = await _server.JoinAsync("bob");
-        await using var carol = await _server.JoinAsync("carol");
+        await using var alice = await Server.JoinAsync("alice");
+        var bob = await Server.JoinAsync("bob");
+        await using var carol = await Server.JoinAsync("carol");
         await alice.ReadLineAsync();
         await alice.ReadLineAsync();
         await bob.ReadLineAsync(); // carol joined
@@ -96,8 +86,8 @@ public sealed class ChatTests : IAsyncLifetime
     [Fact]
     public async Task Nick_renames_and_everyone_sees_it_and_later_lines_carry_the_new_name()
     {
-        await using var alice = await _server.JoinAsync("alice");
-        await using var bob = await _server.JoinAsync("bob");
+        await using var alice = await Server.JoinAsync("alice");
+        await using var bob = await Server.JoinAsync("bob");
         await alice.ReadLineAsync();
 
         await alice.SendLineAsync("/nick Алиса");
@@ -134,8 +124,8 @@ public sealed class ChatTests : IAsyncLifetime
     [Fact]
     public async Task A_Cyrillic_character_split_across_two_writes_arrives_whole()
     {
-        await using var alice = await _server.JoinAsync("alice");
-        await using var bob = await _server.JoinAsync("bob");
+        await using var alice = await Server.JoinAsync("alice");
+        await using var bob = await Server.JoinAsync("bob");
         await alice.ReadLineAsync();
         var bytes = Encoding.UTF8.GetBytes("Привет, мир\n");
 
@@ -148,8 +138,8 @@ public sealed class ChatTests : IAsyncLifetime
     [Fact]
     public async Task CRLF_lines_from_telnet_lose_the_CR()
     {
-        await using var alice = await _server.JoinAsync("alice");
-        await using var bob = await _server.JoinAsync("bob");
+        await using var alice = await Server.JoinAsync("alice");
+        await using var bob = await Server.JoinAsync("bob");
         await alice.ReadLineAsync();
 
         await bob.SendAsync("one\r\ntwo\r\n"u8.ToArray());
@@ -161,8 +151,8 @@ public sealed class ChatTests : IAsyncLifetime
     [Fact]
     public async Task Invalid_UTF8_is_refused_with_an_error_and_the_connection_goes_on()
     {
-        await using var alice = await _server.JoinAsync("alice");
-        await using var bob = await _server.JoinAsync("bob");
+        await using var alice = await Server.JoinAsync("alice");
+        await using var bob = await Server.JoinAsync("bob");
         await alice.ReadLineAsync();
 
         await bob.SendAsync([0xC3, 0x28, (byte)'\n', .. "ok\n"u8]);
@@ -177,8 +167,8 @@ public sealed class ChatTests : IAsyncLifetime
     [InlineData("\u0085next line")] // C1 control
     public async Task Control_characters_never_reach_the_others(string text)
     {
-        await using var alice = await _server.JoinAsync("alice");
-        await using var bob = await _server.JoinAsync("bob");
+        await using var alice = await Server.JoinAsync("alice");
+        await using var bob = await Server.JoinAsync("bob");
         await alice.ReadLineAsync();
 
         await bob.SendLineAsync(text);
@@ -191,8 +181,8 @@ public sealed class ChatTests : IAsyncLifetime
     [Fact]
     public async Task A_line_that_looks_like_a_server_line_arrives_prefixed_with_its_author()
     {
-        await using var alice = await _server.JoinAsync("alice");
-        await using var bob = await _server.JoinAsync("bob");
+        await using var alice = await Server.JoinAsync("alice");
+        await using var bob = await Server.JoinAsync("bob");
         await alice.ReadLineAsync();
 
         await bob.SendLineAsync("* Server is shutting down. Bye!");
@@ -203,8 +193,8 @@ public sealed class ChatTests : IAsyncLifetime
     [Fact]
     public async Task A_line_over_the_limit_is_refused_and_the_next_line_is_delivered()
     {
-        await using var alice = await _server.JoinAsync("alice");
-        await using var bob = await _server.JoinAsync("bob");
+        await using var alice = await Server.JoinAsync("alice");
+        await using var bob = await Server.JoinAsync("bob");
         await alice.ReadLineAsync();
 
         await bob.SendLineAsync(new string('x', 5000));
@@ -217,7 +207,7 @@ public sealed class ChatTests : IAsyncLifetime
     [Fact]
     public async Task Help_lists_the_commands_and_unknown_commands_get_an_error()
     {
-        await using var alice = await _server.JoinAsync("alice");
+        await using var alice = await Server.JoinAsync("alice");
 
         await alice.SendLineAsync("/help");
         var (last, help) = await alice.ReadLineUntilAsync(l => l.StartsWith("* Any other line", StringComparison.Ordinal));
@@ -232,9 +222,9 @@ public sealed class ChatTests : IAsyncLifetime
 
     private async Task<(ChatTestClient Alice, ChatTestClient Bob, ChatTestClient Carol)> JoinThreeAsync()
     {
-        var alice = await _server.JoinAsync("alice");
-        var bob = await _server.JoinAsync("bob");
-        var carol = await _server.JoinAsync("carol");
+        var alice = await Server.JoinAsync("alice");
+        var bob = await Server.JoinAsync("bob");
+        var carol = await Server.JoinAsync("carol");
         Assert.Equal("* bob joined the chat.", await alice.ReadLineAsync());
         Assert.Equal("* carol joined the chat.", await alice.ReadLineAsync());
         Assert.Equal("* carol joined the chat.", await bob.ReadLineAsync());

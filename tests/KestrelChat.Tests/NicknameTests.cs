@@ -4,22 +4,12 @@ using KestrelChat.Tests.Infrastructure;
 namespace KestrelChat.Tests;
 
 /// <summary>The first minute of a connection: the NICK greeting, choosing a nickname, rejections.</summary>
-public sealed class NicknameTests : IAsyncLifetime
+public sealed class NicknameTests : ServerPerTest
 {
-    private ChatServer _server = null!;
-
-    public Task InitializeAsync()
-    {
-        _server = ChatServer.Start();
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync() => await _server.DisposeAsync();
-
     [Fact]
     public async Task First_bytes_are_exactly_NICK_and_nothing_follows_until_the_client_answers()
     {
-        await using var client = await _server.ConnectAsync();
+        await using var client = await Server.ConnectAsync();
 
         Assert.Equal("NICK", await client.ReadBytesAsync(4));
         await client.SendLineAsync("alice");
@@ -32,7 +22,7 @@ public sealed class NicknameTests : IAsyncLifetime
     [Fact]
     public async Task A_person_who_types_nothing_is_asked_for_a_nickname_in_words()
     {
-        await using var client = await _server.ConnectAsync();
+        await using var client = await Server.ConnectAsync();
         Assert.Equal("NICK", await client.ReadBytesAsync(4));
 
         Assert.Equal("", await client.ReadLineAsync()); // ends the NICK line on a terminal
@@ -53,8 +43,8 @@ public sealed class NicknameTests : IAsyncLifetime
     [InlineData("   ", "! A nickname can't be empty.")]
     public async Task A_rejected_nickname_is_explained_and_the_server_asks_again(string nickname, string expectedError)
     {
-        await using var alice = await _server.JoinAsync("alice");
-        await using var client = await _server.ConnectAsync();
+        await using var alice = await Server.JoinAsync("alice");
+        await using var client = await Server.ConnectAsync();
         Assert.Equal("NICK", await client.ReadBytesAsync(4));
 
         await client.SendLineAsync(nickname);
@@ -76,14 +66,14 @@ public sealed class NicknameTests : IAsyncLifetime
     [InlineData("नमस्ते")] // combining marks after letters
     public async Task Letters_of_any_script_digits_and_the_three_signs_are_accepted(string nickname)
     {
-        await using var client = await _server.JoinAsync(nickname);
+        await using var client = await Server.JoinAsync(nickname);
     }
 
     [Fact]
     public async Task Two_names_that_differ_only_in_case_are_one_nickname_in_Cyrillic_too()
     {
-        await using var first = await _server.JoinAsync("Борис");
-        await using var second = await _server.ConnectAsync();
+        await using var first = await Server.JoinAsync("Борис");
+        await using var second = await Server.ConnectAsync();
         await second.ReadBytesAsync(4);
 
         await second.SendLineAsync("БОРИС");
@@ -94,7 +84,7 @@ public sealed class NicknameTests : IAsyncLifetime
     [Fact]
     public async Task A_nickname_sent_in_two_tcp_segments_split_inside_a_character_is_read_whole()
     {
-        await using var client = await _server.ConnectAsync();
+        await using var client = await Server.ConnectAsync();
         await client.ReadBytesAsync(4);
         var bytes = Encoding.UTF8.GetBytes("Жанна\r\n");
 
