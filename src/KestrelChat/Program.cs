@@ -17,7 +17,9 @@ builder.Services.AddSerilog((services, logger) => logger
 
 builder.Services.AddOptions<ChatOptions>().BindConfiguration(ChatOptions.Section).ValidateOnStart();
 builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section).ValidateOnStart();
+builder.Services.AddOptions<ChatLimitsOptions>().BindConfiguration(ChatLimitsOptions.Section).ValidateOnStart();
 builder.Services.AddSingleton<IValidateOptions<ChatOptions>, ChatOptionsValidator>();
+builder.Services.AddSingleton<IValidateOptions<ChatLimitsOptions>, ChatLimitsOptionsValidator>();
 builder.Services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
 
 // Chat idle connections must not hold the stop up: each closes within CloseFlushTimeout.

@@ -47,6 +47,22 @@ public sealed class LineFramerTests
     }
 
     [Fact]
+    public void More_than_four_times_the_limit_without_LF_is_reported_whether_it_comes_in_one_chunk_or_many()
+    {
+        var framer = new LineFramer(8);
+        var all = new ReadOnlySequence<byte>(new byte[33]);
+        Assert.Equal(LineResult.TooLong, framer.TryReadLine(ref all, out _));
+        Assert.Equal(LineResult.NoLineEnd, framer.TryReadLine(ref all, out _));
+
+        var pieces = new LineFramer(8);
+        var first = new ReadOnlySequence<byte>(new byte[20]);
+        Assert.Equal(LineResult.TooLong, pieces.TryReadLine(ref first, out _));
+        Assert.Equal(LineResult.NeedMoreData, pieces.TryReadLine(ref first, out _));
+        var second = new ReadOnlySequence<byte>(new byte[13]);
+        Assert.Equal(LineResult.NoLineEnd, pieces.TryReadLine(ref second, out _));
+    }
+
+    [Fact]
     public void A_line_of_exactly_the_limit_passes_with_or_without_CR()
     {
         var framer = new LineFramer(4);

@@ -18,22 +18,18 @@ internal sealed partial class ChatConnectionHandler(
     ChatCommands commands,
     ChatShutdown shutdown,
     IOptions<ChatOptions> options,
+    IOptions<ChatLimitsOptions> limits,
     ILogger<ChatConnectionHandler> logger) : ConnectionHandler
 {
-    /// <summary>Longest line accepted; longer lines are refused with an error and skipped.</summary>
-    internal const int MaxLineBytes = 4096;
-
-    /// <summary>How much may wait for one slow reader before it is disconnected.</summary>
-    internal const long SendQueueBytes = 1024 * 1024;
-
     /// <summary>A person on nc or telnet who has typed nothing by then is asked for a nickname in words.</summary>
     internal static readonly TimeSpan NicknamePromptDelay = TimeSpan.FromSeconds(1);
 
     private readonly ChatOptions _options = options.Value;
+    private readonly ChatLimitsOptions _limits = limits.Value;
 
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
-        var session = new ChatSession(connection, IsOperatorByAddress(connection.RemoteEndPoint), SendQueueBytes,
+        var session = new ChatSession(connection, IsOperatorByAddress(connection.RemoteEndPoint), _limits.SendQueueBytes,
             s => LogSendQueueExceeded(s.Id, s.Nickname, s.QueuedBytes));
         LogConnected(session.Id, session.RemoteEndPoint?.ToString(), session.LocalEndPoint?.ToString());
         room.Connect(session);
@@ -81,7 +77,7 @@ internal sealed partial class ChatConnectionHandler(
     /// <summary>The read loop. Returns why it ended: "eof" (the peer closed) or the reason the server closed it.</summary>
     private async Task<string> ReadLinesAsync(ChatSession session, PipeReader input)
     {
-        var framer = new LineFramer(MaxLineBytes);
+        var framer = new LineFramer(_limits.MaxLineBytes);
         using var prompt = new Timer(static state =>
         {
             var s = (ChatSession)state!;
@@ -110,10 +106,15 @@ internal sealed partial class ChatConnectionHandler(
                 {
                     break;
                 }
+                if (found == LineResult.NoLineEnd)
+                {
+                    session.Close(ServerLines.NoLineEnd(framer.MaxLineBytes), "no line end");
+                    break;
+                }
                 session.CountMessageIn();
                 if (found == LineResult.TooLong)
                 {
-                    session.Send(ServerLines.LineTooLong(MaxLineBytes));
+                    session.Send(ServerLines.LineTooLong(framer.MaxLineBytes));
                     continue;
                 }
                 switch (ChatText.TryDecode(line, out var text))

@@ -11,6 +11,7 @@ namespace KestrelChat.Protocol;
 internal struct LineFramer(int maxLineBytes)
 {
     private bool _skippingOversizedLine;
+    private long _skippedBytes;
 
     public readonly int MaxLineBytes { get; } = maxLineBytes;
 
@@ -20,7 +21,8 @@ internal struct LineFramer(int maxLineBytes)
     /// <returns>
     /// <see cref="LineResult.Line"/> with the line (without LF/CR) in <paramref name="line"/>;
     /// <see cref="LineResult.TooLong"/> once for a line over the limit (its bytes are discarded);
-    /// <see cref="LineResult.NeedMoreData"/> when no whole line is buffered.
+    /// <see cref="LineResult.NeedMoreData"/> when no whole line is buffered;
+    /// <see cref="LineResult.NoLineEnd"/> when more than 4 × the limit has come without any LF.
     /// </returns>
     public LineResult TryReadLine(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> line)
     {
@@ -30,8 +32,10 @@ internal struct LineFramer(int maxLineBytes)
         {
             if (!reader.TryAdvanceTo((byte)'\n'))
             {
+                _skippedBytes += buffer.Length;
                 buffer = buffer.Slice(buffer.End); // drop everything: it is all part of the long line
-                return LineResult.NeedMoreData;
+                // A peer that streams without ever sending LF is not chatting.
+                return _skippedBytes > 4L * MaxLineBytes ? LineResult.NoLineEnd : LineResult.NeedMoreData;
             }
             _skippingOversizedLine = false;
             buffer = buffer.Slice(reader.Position);
@@ -47,6 +51,7 @@ internal struct LineFramer(int maxLineBytes)
             }
             // Over the limit with no LF in sight: report it now and drop bytes until the LF.
             _skippingOversizedLine = true;
+            _skippedBytes = buffer.Length;
             buffer = buffer.Slice(buffer.End);
             return LineResult.TooLong;
         }
@@ -74,4 +79,7 @@ internal enum LineResult
     NeedMoreData,
     Line,
     TooLong,
+
+    /// <summary>More than 4 × the limit arrived without any LF: the connection should be dropped.</summary>
+    NoLineEnd,
 }

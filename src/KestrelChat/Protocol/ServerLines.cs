@@ -69,6 +69,9 @@ internal static class ServerLines
 
     public static byte[] UnknownCommand(string command) => Error($"Unknown command {command}. Type /help for the list.");
 
+    public static byte[] NoLineEnd(int maxLineBytes) =>
+        Error($"Disconnected: more than {4 * maxLineBytes} bytes without a line end (LF).");
+
     public static byte[] LineTooLong(int maxLineBytes) => Error($"Line rejected: longer than {maxLineBytes} bytes.");
 
     public static readonly byte[] SendQueueExceeded = Error("Disconnected: you are not reading fast enough (send queue exceeded).");

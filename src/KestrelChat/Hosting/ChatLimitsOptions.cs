@@ -1,0 +1,32 @@
+using Microsoft.Extensions.Options;
+
+namespace KestrelChat.Hosting;
+
+/// <summary>The "Chat:Limits" section: what one client may cost the server.</summary>
+public sealed class ChatLimitsOptions
+{
+    public const string Section = "Chat:Limits";
+
+    /// <summary>Longest line in bytes. Default 4096. A longer line is refused; more than 4× this without any LF disconnects.</summary>
+    public int MaxLineBytes { get; set; } = 4096;
+
+    /// <summary>Bytes that may wait for one slow reader. Default 1 MiB; past it the client is disconnected ("send queue exceeded").</summary>
+    public long SendQueueBytes { get; set; } = 1024 * 1024;
+}
+
+internal sealed class ChatLimitsOptionsValidator : IValidateOptions<ChatLimitsOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ChatLimitsOptions options)
+    {
+        var failures = new List<string>();
+        if (options.MaxLineBytes is < 64 or > 1024 * 1024)
+        {
+            failures.Add($"Chat:Limits:MaxLineBytes must be 64–1048576; it is {options.MaxLineBytes}.");
+        }
+        if (options.SendQueueBytes < 64 * 1024)
+        {
+            failures.Add($"Chat:Limits:SendQueueBytes must be at least 65536; it is {options.SendQueueBytes}.");
+        }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
