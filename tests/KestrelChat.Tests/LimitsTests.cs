@@ -1,4 +1,6 @@
+using System.Net.Http.Json;
 using System.Text;
+using System.Text.Json;
 using KestrelChat.Tests.Infrastructure;
 
 namespace KestrelChat.Tests;
@@ -50,5 +52,64 @@ public sealed class LimitsTests
         });
 
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+}
+
+/// <summary>Connections that never name themselves, and clients that never read.</summary>
+public sealed class SlowClientTests
+{
+    [Fact]
+    public async Task A_connection_that_never_names_itself_is_closed_with_a_reason_and_named_idlers_stay()
+    {
+        await using var server = ChatServer.Start(("Chat:Limits:NicknameTimeoutSeconds", "2"));
+        await using var idle = await server.JoinAsync("idle");
+        await using var silent = await server.ConnectAsync();
+
+        var lines = await silent.ReadToEndAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal("! Disconnected: no nickname within 2 seconds.", lines[^1]);
+        await idle.SendLineAsync("/who");
+        Assert.Equal("* In the chat (1): idle", await idle.ReadLineAsync());
+    }
+
+    [Fact]
+    public async Task A_client_that_stops_reading_is_disconnected_and_the_others_receive_every_message_in_order()
+    {
+        await using var server = ChatServer.Start();
+        await using var sender = await server.JoinAsync("sender");
+        await using var reader = await server.JoinAsync("reader");
+        await using var stalled = await server.JoinAsync("stalled"); // never reads again
+        stalled.Socket.ReceiveBufferSize = 4096;
+        Assert.Equal("* reader joined the chat.", await sender.ReadLineAsync());
+        Assert.Equal("* stalled joined the chat.", await sender.ReadLineAsync());
+        Assert.Equal("* stalled joined the chat.", await reader.ReadLineAsync());
+        const int Count = 5000; // 5000 × ~4 KB ≈ 20 MB: far past the 1 MiB send queue plus kernel buffers
+        var payload = new string('x', 4000);
+
+        var sending = Task.Run(async () =>
+        {
+            for (var i = 0; i < Count; i++)
+            {
+                await sender.SendLineAsync($"{i} {payload}");
+            }
+        });
+        var received = 0;
+        var stalledLeft = false;
+        while (received < Count || !stalledLeft)
+        {
+            var line = await reader.ReadLineAsync(TimeSpan.FromSeconds(30));
+            if (line == "* stalled left the chat.")
+            {
+                stalledLeft = true;
+                continue;
+            }
+            Assert.Equal($"sender: {received} {payload}", line); // every message, in order, none lost
+            received++;
+        }
+        await sending;
+
+        using var admin = server.Admin();
+        var clients = await admin.GetFromJsonAsync<JsonElement[]>("/clients");
+        Assert.Equal(["sender", "reader"], clients!.Select(c => c.GetProperty("nickname").GetString()));
     }
 }

@@ -86,6 +86,7 @@ internal sealed partial class ChatConnectionHandler(
                 s.Send(ServerLines.NicknamePrompt);
             }
         }, session, NicknamePromptDelay, Timeout.InfiniteTimeSpan);
+        using var nicknameDeadline = StartNicknameDeadline(session);
 
         long unconsumed = 0;
         while (true)
@@ -143,6 +144,24 @@ internal sealed partial class ChatConnectionHandler(
                 return "eof";
             }
         }
+    }
+
+    /// <summary>Closes a connection that has not named itself in time (scanners, forgotten telnets); null when off.</summary>
+    private Timer? StartNicknameDeadline(ChatSession session)
+    {
+        var seconds = _limits.NicknameTimeoutSeconds;
+        if (seconds == 0)
+        {
+            return null;
+        }
+        return new Timer(static state =>
+        {
+            var (s, seconds) = ((ChatSession, int))state!;
+            if (s.Nickname is null)
+            {
+                s.Close(ServerLines.NicknameTimeout(seconds), "nickname timeout");
+            }
+        }, (session, seconds), TimeSpan.FromSeconds(seconds), Timeout.InfiniteTimeSpan);
     }
 
     private bool IsOperatorByAddress(EndPoint? remote) =>

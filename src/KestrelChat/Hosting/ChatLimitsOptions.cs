@@ -12,6 +12,9 @@ public sealed class ChatLimitsOptions
 
     /// <summary>Bytes that may wait for one slow reader. Default 1 MiB; past it the client is disconnected ("send queue exceeded").</summary>
     public long SendQueueBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Seconds a connection may stay without a nickname before it is closed. Default 30; 0 = no limit.</summary>
+    public int NicknameTimeoutSeconds { get; set; } = 30;
 }
 
 internal sealed class ChatLimitsOptionsValidator : IValidateOptions<ChatLimitsOptions>
@@ -26,6 +29,10 @@ internal sealed class ChatLimitsOptionsValidator : IValidateOptions<ChatLimitsOp
         if (options.SendQueueBytes < 64 * 1024)
         {
             failures.Add($"Chat:Limits:SendQueueBytes must be at least 65536; it is {options.SendQueueBytes}.");
+        }
+        if (options.NicknameTimeoutSeconds < 0)
+        {
+            failures.Add($"Chat:Limits:NicknameTimeoutSeconds must be 0 (off) or more; it is {options.NicknameTimeoutSeconds}.");
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

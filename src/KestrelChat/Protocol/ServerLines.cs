@@ -72,6 +72,9 @@ internal static class ServerLines
     public static byte[] NoLineEnd(int maxLineBytes) =>
         Error($"Disconnected: more than {4 * maxLineBytes} bytes without a line end (LF).");
 
+    public static byte[] NicknameTimeout(int seconds) =>
+        Error($"Disconnected: no nickname within {seconds} seconds.");
+
     public static byte[] LineTooLong(int maxLineBytes) => Error($"Line rejected: longer than {maxLineBytes} bytes.");
 
     public static readonly byte[] SendQueueExceeded = Error("Disconnected: you are not reading fast enough (send queue exceeded).");
