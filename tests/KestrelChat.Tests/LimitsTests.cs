@@ -86,10 +86,14 @@ public sealed class SlowClientTests
         const int Count = 5000; // 5000 × ~4 KB ≈ 20 MB: far past the 1 MiB send queue plus kernel buffers
         var payload = new string('x', 4000);
 
+        // Credit window: at most 100 lines (~400 KB) in flight to the reader, so a reader that does read
+        // never nears its own 1 MiB queue however busy the machine, while "stalled" piles up ~20 MB.
+        using var credits = new SemaphoreSlim(100);
         var sending = Task.Run(async () =>
         {
             for (var i = 0; i < Count; i++)
             {
+                Assert.True(await credits.WaitAsync(TimeSpan.FromSeconds(30)), "the reader stopped receiving");
                 await sender.SendLineAsync($"{i} {payload}");
             }
         });
@@ -105,6 +109,7 @@ public sealed class SlowClientTests
             }
             Assert.Equal($"sender: {received} {payload}", line); // every message, in order, none lost
             received++;
+            credits.Release();
         }
         await sending;
 
