@@ -26,6 +26,7 @@ builder.Services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValida
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(4));
 
 builder.Services.AddSingleton<ChatRoom>();
+builder.Services.AddSingleton<ConnectionLimits>();
 builder.Services.AddSingleton<ChatCommands>();
 builder.Services.AddSingleton<ChatShutdown>();
 builder.Services.AddHostedService(services => services.GetRequiredService<ChatShutdown>());

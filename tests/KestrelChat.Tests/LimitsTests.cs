@@ -41,6 +41,33 @@ public sealed class LimitsTests
         Assert.Equal("* carol joined the chat.", await alice.ReadLineAsync());
     }
 
+    [Fact]
+    public async Task A_connection_over_MaxConnectionsPerIp_gets_one_reason_line_then_the_close_and_the_slot_frees_up()
+    {
+        await using var server = ChatServer.Start(("Chat:Limits:MaxConnectionsPerIp", "2"));
+        await using var alice = await server.JoinAsync("alice");
+        var bob = await server.JoinAsync("bob");
+        await using var third = await server.ConnectAsync();
+
+        Assert.Equal(["! Too many connections from your address (at most 2). Close one and try again."], await third.ReadToEndAsync());
+        Assert.Equal("* bob joined the chat.", await alice.ReadLineAsync());
+        await bob.DisposeAsync();
+        Assert.Equal("* bob left the chat.", await alice.ReadLineAsync());
+        await using var again = await server.JoinAsync("bob2"); // the slot is free again
+    }
+
+    [Fact]
+    public async Task A_connection_over_MaxConnections_is_told_the_server_is_full()
+    {
+        await using var server = ChatServer.Start(("Chat:Limits:MaxConnections", "1"));
+        await using var alice = await server.JoinAsync("alice");
+        await using var second = await server.ConnectAsync();
+
+        Assert.Equal(["! The server is full (1 connections). Try again later."], await second.ReadToEndAsync());
+        await alice.SendLineAsync("/who");
+        Assert.Equal("* In the chat (1): alice", await alice.ReadLineAsync());
+    }
+
     [Theory]
     [InlineData("Chat:Limits:MaxLineBytes", "10", "Chat:Limits:MaxLineBytes must be 64–1048576")]
     [InlineData("Chat:Limits:SendQueueBytes", "100", "Chat:Limits:SendQueueBytes must be at least 65536")]

@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Net;
+using System.Text;
 using KestrelChat.Hosting;
 using KestrelChat.Protocol;
 using Microsoft.AspNetCore.Connections;
@@ -19,6 +20,7 @@ internal sealed partial class ChatConnectionHandler(
     ChatShutdown shutdown,
     IOptions<ChatOptions> options,
     IOptions<ChatLimitsOptions> limits,
+    ConnectionLimits connectionLimits,
     ILogger<ChatConnectionHandler> logger) : ConnectionHandler
 {
     /// <summary>A person on nc or telnet who has typed nothing by then is asked for a nickname in words.</summary>
@@ -28,6 +30,26 @@ internal sealed partial class ChatConnectionHandler(
     private readonly ChatLimitsOptions _limits = limits.Value;
 
     public override async Task OnConnectedAsync(ConnectionContext connection)
+    {
+        var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
+        if (connectionLimits.TryAcquire(address) is { } refusal)
+        {
+            LogRefused(connection.ConnectionId, connection.RemoteEndPoint?.ToString(), Encoding.UTF8.GetString(refusal).TrimEnd());
+            await connection.Transport.Output.WriteAsync(refusal).ConfigureAwait(false);
+            await connection.Transport.Output.CompleteAsync().ConfigureAwait(false);
+            return;
+        }
+        try
+        {
+            await ServeAsync(connection).ConfigureAwait(false);
+        }
+        finally
+        {
+            connectionLimits.Release(address);
+        }
+    }
+
+    private async Task ServeAsync(ConnectionContext connection)
     {
         var session = new ChatSession(connection, IsOperatorByAddress(connection.RemoteEndPoint), _limits.SendQueueBytes,
             s => LogSendQueueExceeded(s.Id, s.Nickname, s.QueuedBytes));
@@ -173,6 +195,9 @@ internal sealed partial class ChatConnectionHandler(
 
     [LoggerMessage(LogLevel.Information, "Client {ConnectionId} ({Nickname}) from {RemoteEndPoint} disconnected: {Reason}; {BytesIn} bytes in, {BytesOut} bytes out")]
     private partial void LogDisconnected(string connectionId, string? remoteEndPoint, string? nickname, string reason, long bytesIn, long bytesOut);
+
+    [LoggerMessage(LogLevel.Warning, "Connection {ConnectionId} from {RemoteEndPoint} refused: {Reason}")]
+    private partial void LogRefused(string connectionId, string? remoteEndPoint, string reason);
 
     [LoggerMessage(LogLevel.Warning, "Client {ConnectionId} ({Nickname}) disconnected: send queue exceeded ({QueuedBytes} bytes waiting)")]
     private partial void LogSendQueueExceeded(string connectionId, string? nickname, long queuedBytes);

@@ -15,6 +15,12 @@ public sealed class ChatLimitsOptions
 
     /// <summary>Seconds a connection may stay without a nickname before it is closed. Default 30; 0 = no limit.</summary>
     public int NicknameTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>Open chat connections in total. Default 10000; 0 = unlimited.</summary>
+    public int MaxConnections { get; set; } = 10000;
+
+    /// <summary>Open chat connections from one IP address. Default 32; 0 = unlimited.</summary>
+    public int MaxConnectionsPerIp { get; set; } = 32;
 }
 
 internal sealed class ChatLimitsOptionsValidator : IValidateOptions<ChatLimitsOptions>
@@ -33,6 +39,10 @@ internal sealed class ChatLimitsOptionsValidator : IValidateOptions<ChatLimitsOp
         if (options.NicknameTimeoutSeconds < 0)
         {
             failures.Add($"Chat:Limits:NicknameTimeoutSeconds must be 0 (off) or more; it is {options.NicknameTimeoutSeconds}.");
+        }
+        if (options.MaxConnections < 0 || options.MaxConnectionsPerIp < 0)
+        {
+            failures.Add("Chat:Limits:MaxConnections and MaxConnectionsPerIp must be 0 (unlimited) or more.");
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -72,6 +72,11 @@ internal static class ServerLines
     public static byte[] NoLineEnd(int maxLineBytes) =>
         Error($"Disconnected: more than {4 * maxLineBytes} bytes without a line end (LF).");
 
+    public static byte[] ServerFull(int limit) => Error($"The server is full ({limit} connections). Try again later.");
+
+    public static byte[] TooManyFromAddress(int limit) =>
+        Error($"Too many connections from your address (at most {limit}). Close one and try again.");
+
     public static byte[] NicknameTimeout(int seconds) =>
         Error($"Disconnected: no nickname within {seconds} seconds.");
 
