@@ -131,7 +131,7 @@ internal sealed partial class ChatConnectionHandler(
                 }
                 if (found == LineResult.NoLineEnd)
                 {
-                    session.Close(ServerLines.NoLineEnd(framer.MaxLineBytes), "no line end");
+                    session.Close(ServerLines.NoLineEnd(framer.NoLineEndBytes), "no line end");
                     break;
                 }
                 session.CountMessageIn();

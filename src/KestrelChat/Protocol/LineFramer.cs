@@ -15,6 +15,9 @@ internal struct LineFramer(int maxLineBytes)
 
     public readonly int MaxLineBytes { get; } = maxLineBytes;
 
+    /// <summary>Bytes without any LF after which the peer is not chatting: 4 × <see cref="MaxLineBytes"/>.</summary>
+    public readonly long NoLineEndBytes => 4L * MaxLineBytes;
+
     /// <summary>
     /// Takes the next complete line off the front of <paramref name="buffer"/>.
     /// </summary>
@@ -35,7 +38,7 @@ internal struct LineFramer(int maxLineBytes)
                 _skippedBytes += buffer.Length;
                 buffer = buffer.Slice(buffer.End); // drop everything: it is all part of the long line
                 // A peer that streams without ever sending LF is not chatting.
-                return _skippedBytes > 4L * MaxLineBytes ? LineResult.NoLineEnd : LineResult.NeedMoreData;
+                return _skippedBytes > NoLineEndBytes ? LineResult.NoLineEnd : LineResult.NeedMoreData;
             }
             _skippingOversizedLine = false;
             buffer = buffer.Slice(reader.Position);

@@ -69,8 +69,7 @@ internal static class ServerLines
 
     public static byte[] UnknownCommand(string command) => Error($"Unknown command {command}. Type /help for the list.");
 
-    public static byte[] NoLineEnd(int maxLineBytes) =>
-        Error($"Disconnected: more than {4 * maxLineBytes} bytes without a line end (LF).");
+    public static byte[] NoLineEnd(long bytes) => Error($"Disconnected: more than {bytes} bytes without a line end (LF).");
 
     public static byte[] ServerFull(int limit) => Error($"The server is full ({limit} connections). Try again later.");
 
