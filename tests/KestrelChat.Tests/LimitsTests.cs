@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
@@ -102,7 +103,7 @@ public sealed class SlowClientTests
     [Fact]
     public async Task A_client_that_stops_reading_is_disconnected_and_the_others_receive_every_message_in_order()
     {
-        await using var server = ChatServer.Start();
+        await using var server = ChatServer.Start(("Chat:Limits:MessagesPerSecond", "0")); // the sender is a fire hose on purpose
         await using var sender = await server.JoinAsync("sender");
         await using var reader = await server.JoinAsync("reader");
         await using var stalled = await server.JoinAsync("stalled"); // never reads again
@@ -143,5 +144,33 @@ public sealed class SlowClientTests
         using var admin = server.Admin();
         var clients = await admin.GetFromJsonAsync<JsonElement[]>("/clients");
         Assert.Equal(["sender", "reader"], clients!.Select(c => c.GetProperty("nickname").GetString()));
+    }
+}
+
+/// <summary>Chat:Limits:KeepAliveSeconds: idle members stay; dead peers are found by TCP keepalive, visible in `ss -o`.</summary>
+public sealed class KeepAliveTests
+{
+    [Fact]
+    public async Task The_server_side_of_every_chat_socket_has_a_keepalive_timer_of_KeepAliveSeconds()
+    {
+        await using var server = ChatServer.Start(("Chat:Limits:KeepAliveSeconds", "45"));
+        await using var alice = await server.JoinAsync("alice");
+
+        var line = await Ss.IdleServerSocketAsync(server.ChatEndPoint.Port, alice.LocalEndPoint);
+
+        var timer = System.Text.RegularExpressions.Regex.Match(line, @"timer:\(keepalive,(\d+)sec");
+        Assert.True(timer.Success, line);
+        Assert.InRange(int.Parse(timer.Groups[1].Value, CultureInfo.InvariantCulture), 1, 45);
+    }
+
+    [Fact]
+    public async Task KeepAliveSeconds_0_leaves_the_socket_without_keepalive()
+    {
+        await using var server = ChatServer.Start(("Chat:Limits:KeepAliveSeconds", "0"));
+        await using var alice = await server.JoinAsync("alice");
+
+        var line = await Ss.IdleServerSocketAsync(server.ChatEndPoint.Port, alice.LocalEndPoint);
+
+        Assert.DoesNotContain("timer:", line, StringComparison.Ordinal);
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net;
 using System.Text;
@@ -53,6 +54,7 @@ internal sealed partial class ChatConnectionHandler(
     {
         var session = new ChatSession(connection, IsOperatorByAddress(connection.RemoteEndPoint), _limits.SendQueueBytes,
             s => LogSendQueueExceeded(s.Id, s.Nickname, s.QueuedBytes));
+        TcpKeepAlive.Enable(connection, _limits.KeepAliveSeconds);
         LogConnected(session.Id, session.RemoteEndPoint?.ToString(), session.LocalEndPoint?.ToString());
         room.Connect(session);
         var writer = session.RunWriterAsync();
@@ -110,6 +112,7 @@ internal sealed partial class ChatConnectionHandler(
         }, session, NicknamePromptDelay, Timeout.InfiniteTimeSpan);
         using var nicknameDeadline = StartNicknameDeadline(session);
 
+        var flood = FloodControl.Create(_limits.MessagesPerSecond, _limits.Burst, Stopwatch.GetTimestamp());
         long unconsumed = 0;
         while (true)
         {
@@ -122,8 +125,10 @@ internal sealed partial class ChatConnectionHandler(
                 return session.CloseReason ?? "closed";
             }
 
+            var floodDelay = TimeSpan.Zero;
             while (true)
             {
+                var unread = buffer;
                 var found = framer.TryReadLine(ref buffer, out var line);
                 if (found == LineResult.NeedMoreData)
                 {
@@ -132,6 +137,12 @@ internal sealed partial class ChatConnectionHandler(
                 if (found == LineResult.NoLineEnd)
                 {
                     session.Close(ServerLines.NoLineEnd(framer.NoLineEndBytes), "no line end");
+                    break;
+                }
+                if (found == LineResult.Line && flood is not null
+                    && (floodDelay = flood.TryTake(Stopwatch.GetTimestamp())) > TimeSpan.Zero)
+                {
+                    buffer = unread; // over the rate: the line waits in the pipe for its token
                     break;
                 }
                 session.CountMessageIn();
@@ -157,6 +168,21 @@ internal sealed partial class ChatConnectionHandler(
                     input.AdvanceTo(buffer.End);
                     return "closed";
                 }
+            }
+
+            if (floodDelay > TimeSpan.Zero)
+            {
+                // Consume what was processed but examine nothing, so the next read returns at once with
+                // the waiting lines plus whatever came meanwhile: that total is the client's backlog.
+                input.AdvanceTo(buffer.Start);
+                unconsumed = buffer.Length;
+                if (buffer.Length > ChatLimitsOptions.FloodBacklogBytes)
+                {
+                    session.Close(ServerLines.Flooding(ChatLimitsOptions.FloodBacklogBytes, _limits.MessagesPerSecond), "flooding");
+                    continue;
+                }
+                await Task.WhenAny(Task.Delay(floodDelay), session.Closed).ConfigureAwait(false);
+                continue;
             }
 
             input.AdvanceTo(buffer.Start, buffer.End);

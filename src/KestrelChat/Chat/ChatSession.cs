@@ -13,6 +13,7 @@ internal sealed class ChatSession
     private readonly ConnectionContext _connection;
     private readonly SendQueue _outbox;
     private readonly Action<ChatSession> _onOverflow;
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string? _nickname;
     private int _closing;
     private long _bytesIn, _bytesOut, _messagesIn, _messagesOut;
@@ -46,6 +47,9 @@ internal sealed class ChatSession
     public bool IsOperator { get; set; }
 
     public bool IsClosing => Volatile.Read(ref _closing) != 0;
+
+    /// <summary>Completes when the close starts, to wake anything waiting on this client (a flood delay).</summary>
+    public Task Closed => _closed.Task;
 
     /// <summary>Why the server closed this session (quit, shutdown, sendq…); null while open or when the peer left first.</summary>
     public string? CloseReason { get; private set; }
@@ -87,6 +91,7 @@ internal sealed class ChatSession
         CloseReason = reason;
         _outbox.Complete(farewell);
         _connection.Transport.Input.CancelPendingRead();
+        _closed.TrySetResult();
     }
 
     /// <summary>Runs the writer loop until the queue is closed and flushed, then completes the output (FIN).</summary>

@@ -16,6 +16,26 @@ public sealed class ChatLimitsOptions
     /// <summary>Seconds a connection may stay without a nickname before it is closed. Default 30; 0 = no limit.</summary>
     public int NicknameTimeoutSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// Flood control: lines per second one client may send over time. Default 5; 0 = off.
+    /// Faster input is delayed, not dropped (a client's lines keep their order); a client with more
+    /// than <see cref="FloodBacklogBytes"/> waiting is disconnected.
+    /// </summary>
+    public double MessagesPerSecond { get; set; } = 5;
+
+    /// <summary>Flood control: lines a client may send at once before the rate applies. Default 10.</summary>
+    public int Burst { get; set; } = 10;
+
+    /// <summary>Unprocessed input a delayed (flooding) client may have waiting: 64 KiB.</summary>
+    public const int FloodBacklogBytes = 64 * 1024;
+
+    /// <summary>
+    /// TCP keepalive: seconds of silence before the kernel probes the peer. Default 60; 0 = off.
+    /// Probes repeat every quarter of this; after 4 unanswered probes the connection is dropped,
+    /// so a dead peer (pulled cable, crashed VM) is gone within 2× this.
+    /// </summary>
+    public int KeepAliveSeconds { get; set; } = 60;
+
     /// <summary>Open chat connections in total. Default 10000; 0 = unlimited.</summary>
     public int MaxConnections { get; set; } = 10000;
 
@@ -39,6 +59,18 @@ internal sealed class ChatLimitsOptionsValidator : IValidateOptions<ChatLimitsOp
         if (options.NicknameTimeoutSeconds < 0)
         {
             failures.Add($"Chat:Limits:NicknameTimeoutSeconds must be 0 (off) or more; it is {options.NicknameTimeoutSeconds}.");
+        }
+        if (options.MessagesPerSecond < 0 || double.IsNaN(options.MessagesPerSecond) || double.IsInfinity(options.MessagesPerSecond))
+        {
+            failures.Add($"Chat:Limits:MessagesPerSecond must be 0 (off) or more; it is {options.MessagesPerSecond}.");
+        }
+        if (options.Burst < 1)
+        {
+            failures.Add($"Chat:Limits:Burst must be at least 1; it is {options.Burst}.");
+        }
+        if (options.KeepAliveSeconds is < 0 or > 32767)
+        {
+            failures.Add($"Chat:Limits:KeepAliveSeconds must be 0 (off) to 32767; it is {options.KeepAliveSeconds}.");
         }
         if (options.MaxConnections < 0 || options.MaxConnectionsPerIp < 0)
         {

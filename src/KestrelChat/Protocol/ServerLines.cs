@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 
 namespace KestrelChat.Protocol;
@@ -80,6 +81,9 @@ internal static class ServerLines
         Error($"Disconnected: no nickname within {seconds} seconds.");
 
     public static byte[] LineTooLong(int maxLineBytes) => Error($"Line rejected: longer than {maxLineBytes} bytes.");
+
+    public static byte[] Flooding(int backlogBytes, double messagesPerSecond) => Error(string.Create(CultureInfo.InvariantCulture,
+        $"Disconnected: flooding (more than {backlogBytes} bytes waiting; at most {messagesPerSecond} lines per second)."));
 
     public static readonly byte[] SendQueueExceeded = Error("Disconnected: you are not reading fast enough (send queue exceeded).");
 
