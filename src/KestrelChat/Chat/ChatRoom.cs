@@ -8,14 +8,17 @@ namespace KestrelChat.Chat;
 /// nickname registry (unique regardless of case), and fan-out.
 /// Membership changes take a lock and publish a new member array (copy-on-write), so fan-out
 /// walks a plain array with no lock at all; join, leave and rename notices are queued under the
-/// lock so that every member sees them in one consistent order.
+/// lock so that every member sees them in one consistent order (coalesced under churn: PresenceNotices).
 /// </summary>
-internal sealed class ChatRoom
+internal sealed class ChatRoom : IDisposable
 {
     private readonly ConcurrentDictionary<string, ChatSession> _connections = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ChatSession> _byNickname = new(NicknameRules.Comparer);
     private readonly Lock _membership = new();
+    private readonly PresenceNotices _presence;
     private ChatSession[] _members = [];
+
+    public ChatRoom() => _presence = new PresenceNotices(FlushPresence);
 
     /// <summary>Every open connection, named or not.</summary>
     public ICollection<ChatSession> Connections => _connections.Values;
@@ -38,7 +41,7 @@ internal sealed class ChatRoom
             var members = Volatile.Read(ref _members);
             Publish([.. members, session]);
             session.Send(ServerLines.Welcome(nickname, members.Length + 1));
-            SendToAll(members, ServerLines.Joined(nickname));
+            _presence.Joined(nickname, members);
             return true;
         }
     }
@@ -57,7 +60,8 @@ internal sealed class ChatRoom
             _byNickname.Remove(oldNickname);
             _byNickname[newNickname] = session;
             session.Nickname = newNickname;
-            SendToAll(_members, ServerLines.Renamed(oldNickname, newNickname));
+            _presence.Flush(_members); // "bob joined" before "bob is now known as carol"
+            PresenceNotices.SendToAll(_members, ServerLines.Renamed(oldNickname, newNickname));
             return true;
         }
     }
@@ -79,7 +83,7 @@ internal sealed class ChatRoom
             }
             var members = Array.FindAll(Volatile.Read(ref _members), m => m != session);
             Publish(members);
-            SendToAll(members, ServerLines.Left(nickname));
+            _presence.Left(nickname, members);
         }
     }
 
@@ -94,6 +98,10 @@ internal sealed class ChatRoom
     /// <summary>Queues <paramref name="line"/> (encoded once by the caller) for every member except <paramref name="sender"/>.</summary>
     public void Broadcast(byte[] line, ChatSession? sender)
     {
+        if (_presence.HasPending)
+        {
+            FlushPresence(); // members see "bob joined" before bob's first words
+        }
         foreach (var member in Volatile.Read(ref _members))
         {
             if (member != sender)
@@ -112,13 +120,15 @@ internal sealed class ChatRoom
         }
     }
 
-    private void Publish(ChatSession[] members) => Volatile.Write(ref _members, members);
+    public void Dispose() => _presence.Dispose();
 
-    private static void SendToAll(ChatSession[] members, byte[] line)
+    private void FlushPresence()
     {
-        foreach (var member in members)
+        lock (_membership)
         {
-            member.Send(line);
+            _presence.Flush(_members);
         }
     }
+
+    private void Publish(ChatSession[] members) => Volatile.Write(ref _members, members);
 }

@@ -16,6 +16,12 @@ internal sealed class ConnectionLimits(IOptions<ChatLimitsOptions> options)
     private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
     private int _total;
 
+    /// <summary>Open connections counted now.</summary>
+    public int Open => Volatile.Read(ref _total);
+
+    /// <summary>Addresses with at least one open connection (entries are removed at zero, so churn leaves none behind).</summary>
+    public int Addresses => _perAddress.Count;
+
     /// <summary>Takes a slot for <paramref name="address"/>; on refusal returns the reason line to send. Every success needs a <see cref="Release"/>.</summary>
     public byte[]? TryAcquire(IPAddress? address)
     {

@@ -59,6 +59,11 @@ internal static class ServerLines
 
     public static byte[] Left(string nickname) => Notice($"{nickname} left the chat.");
 
+    /// <summary>Coalesced joins: "* alice, bob, carol and 310 others joined the chat." (see PresenceNotices).</summary>
+    public static byte[] JoinedMany(IReadOnlyList<string> nicknames) => Notice($"{NameList(nicknames)} joined the chat.");
+
+    public static byte[] LeftMany(IReadOnlyList<string> nicknames) => Notice($"{NameList(nicknames)} left the chat.");
+
     public static byte[] Renamed(string oldNickname, string newNickname) => Notice($"{oldNickname} is now known as {newNickname}.");
 
     public static byte[] NicknameTaken(string nickname) => Error($"The nickname '{nickname}' is taken. Choose another one.");
@@ -92,6 +97,15 @@ internal static class ServerLines
         NicknameProblem.Empty => NicknameEmpty,
         NicknameProblem.TooLong => NicknameTooLong,
         _ => NicknameBadCharacter,
+    };
+
+    /// <summary>"alice", "alice and bob", "alice, bob and carol", "alice, bob, carol and 7 others".</summary>
+    private static string NameList(IReadOnlyList<string> names) => names.Count switch
+    {
+        1 => names[0],
+        2 => $"{names[0]} and {names[1]}",
+        3 => $"{names[0]}, {names[1]} and {names[2]}",
+        _ => string.Create(CultureInfo.InvariantCulture, $"{names[0]}, {names[1]}, {names[2]} and {names.Count - 3} others"),
     };
 
     /// <summary>Encodes the parts and a final LF into one exactly-sized array.</summary>

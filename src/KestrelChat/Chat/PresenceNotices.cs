@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using KestrelChat.Protocol;
+
+namespace KestrelChat.Chat;
+
+/// <summary>
+/// Join and leave notices. Announcing every join to every member costs O(n²) lines: 10,000
+/// clients connecting would mean 100 million notices (ergo #1974, #237). So only the first
+/// <see cref="ImmediatePerWindow"/> notices of each <see cref="Window"/> go out at once — a small
+/// chat sees every join as it happens — and the rest are collected and sent when the window ends
+/// as one line per kind: "* alice, bob, carol and 310 others joined the chat.". Every member gets
+/// at most about a dozen presence lines a second whatever the churn.
+/// </summary>
+/// <remarks>Not thread-safe: the room calls it under its membership lock, the flush timer included.</remarks>
+internal sealed class PresenceNotices(Action flushFromTimer) : IDisposable
+{
+    public const int ImmediatePerWindow = 10;
+    public static readonly TimeSpan Window = TimeSpan.FromSeconds(1);
+
+    private readonly List<string> _joined = [];
+    private readonly List<string> _left = [];
+    private readonly Timer _timer = new(static state => ((Action)state!)(), flushFromTimer, Timeout.Infinite, Timeout.Infinite);
+    private long _windowStart = long.MinValue / 2;
+    private int _sentInWindow;
+    private volatile bool _pending;
+
+    /// <summary>True while notices wait for the window to end; a cheap check for the fan-out path.</summary>
+    public bool HasPending => _pending;
+
+    public void Joined(string nickname, ChatSession[] recipients) =>
+        Add(_joined, _left, nickname, ServerLines.Joined, recipients);
+
+    public void Left(string nickname, ChatSession[] recipients) =>
+        Add(_left, _joined, nickname, ServerLines.Left, recipients);
+
+    /// <summary>Sends whatever is waiting, joins first, to <paramref name="recipients"/>, and starts a new window.</summary>
+    public void Flush(ChatSession[] recipients)
+    {
+        if (_joined.Count > 0)
+        {
+            SendToAll(recipients, ServerLines.JoinedMany(_joined));
+            _joined.Clear();
+        }
+        if (_left.Count > 0)
+        {
+            SendToAll(recipients, ServerLines.LeftMany(_left));
+            _left.Clear();
+        }
+        _pending = false;
+        _windowStart = Stopwatch.GetTimestamp();
+        _sentInWindow = 0;
+    }
+
+    public void Dispose() => _timer.Dispose();
+
+    private void Add(List<string> pending, List<string> opposite, string nickname, Func<string, byte[]> single, ChatSession[] recipients)
+    {
+        var earlier = opposite.FindIndex(n => NicknameRules.Comparer.Equals(n, nickname));
+        if (earlier >= 0)
+        {
+            if (string.Equals(opposite[earlier], nickname, StringComparison.Ordinal))
+            {
+                // Joined and gone (or gone and back) within one window: the others never saw the first
+                // notice, so they need neither.
+                opposite.RemoveAt(earlier);
+                return;
+            }
+            Flush(recipients); // the same name in another spelling: keep the two notices in order
+        }
+        var now = Stopwatch.GetTimestamp();
+        if (!_pending && Stopwatch.GetElapsedTime(_windowStart, now) >= Window)
+        {
+            _windowStart = now;
+            _sentInWindow = 0;
+        }
+        if (!_pending && _sentInWindow < ImmediatePerWindow)
+        {
+            _sentInWindow++;
+            SendToAll(recipients, single(nickname));
+            return;
+        }
+        pending.Add(nickname);
+        if (!_pending)
+        {
+            _pending = true;
+            var due = Window - Stopwatch.GetElapsedTime(_windowStart, now);
+            _timer.Change(due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    internal static void SendToAll(ChatSession[] recipients, byte[] line)
+    {
+        foreach (var member in recipients)
+        {
+            member.Send(line);
+        }
+    }
+}
