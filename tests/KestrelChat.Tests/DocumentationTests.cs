@@ -1,0 +1,56 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using KestrelChat.Hosting;
+
+namespace KestrelChat.Tests;
+
+/// <summary>README's limits table and appsettings.json say what the code does.</summary>
+public sealed partial class DocumentationTests
+{
+    private static readonly string Root = FindRoot();
+
+    [Fact]
+    public void README_lists_every_Chat_Limits_setting_with_its_default_from_the_code()
+    {
+        var readme = File.ReadAllText(Path.Combine(Root, "README.md"));
+        var documented = LimitRow().Matches(readme).ToDictionary(m => m.Groups["key"].Value, m => m.Groups["value"].Value);
+
+        foreach (var property in typeof(ChatLimitsOptions).GetProperties())
+        {
+            var key = $"Chat:Limits:{property.Name}";
+            Assert.True(documented.ContainsKey(key), $"README's configuration table has no row for {key}");
+            Assert.Equal(Default(property.Name), documented[key]);
+        }
+        Assert.Equal(typeof(ChatLimitsOptions).GetProperties().Length, documented.Count);
+    }
+
+    [Fact]
+    public void Appsettings_json_spells_out_the_same_limits_as_the_code()
+    {
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "src", "KestrelChat", "appsettings.json")));
+        var limits = json.RootElement.GetProperty("Chat").GetProperty("Limits");
+
+        foreach (var property in typeof(ChatLimitsOptions).GetProperties())
+        {
+            Assert.True(limits.TryGetProperty(property.Name, out var value), $"appsettings.json lacks Chat:Limits:{property.Name}");
+            Assert.Equal(Default(property.Name), value.GetRawText());
+        }
+    }
+
+    private static string Default(string property) =>
+        Convert.ToString(typeof(ChatLimitsOptions).GetProperty(property)!.GetValue(new ChatLimitsOptions()), CultureInfo.InvariantCulture)!;
+
+    private static string FindRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "KestrelChat.sln")))
+        {
+            dir = dir.Parent;
+        }
+        return dir?.FullName ?? throw new InvalidOperationException("KestrelChat.sln not found above the test binaries.");
+    }
+
+    [GeneratedRegex(@"^\| `(?<key>Chat:Limits:\w+)` \| `(?<value>[^`]*)` \|", RegexOptions.Multiline)]
+    private static partial Regex LimitRow();
+}
