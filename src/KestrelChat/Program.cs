@@ -27,6 +27,7 @@ builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.
 
 builder.Services.AddSingleton<ChatRoom>();
 builder.Services.AddSingleton<ConnectionLimits>();
+builder.Services.AddSingleton<ChatMetrics>();
 builder.Services.AddSingleton<ChatCommands>();
 builder.Services.AddSingleton<ChatShutdown>();
 builder.Services.AddHostedService(services => services.GetRequiredService<ChatShutdown>());

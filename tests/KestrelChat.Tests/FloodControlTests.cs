@@ -12,6 +12,7 @@ public sealed class FloodControlTests
     public async Task Lines_over_the_rate_are_delayed_not_dropped_keep_their_order_and_do_not_hold_up_the_others()
     {
         await using var server = ChatServer.Start(("Chat:Limits:MessagesPerSecond", "20"), ("Chat:Limits:Burst", "5"));
+        using var metrics = new MetricRecorder(server);
         await using var alice = await server.JoinAsync("alice");
         await using var bob = await server.JoinAsync("bob");
         await using var carol = await server.JoinAsync("carol");
@@ -33,12 +34,14 @@ public sealed class FloodControlTests
         Assert.True(received.IndexOf("carol: carol is not stuck behind bob") < 20, string.Join(" | ", received));
         // 40 lines at 20 per second with a burst of 5 take at least (40 - 5) / 20 s.
         Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(1.5), $"took only {clock.Elapsed}");
+        Assert.True(metrics.Sum("kestrelchat.flood.delays") >= 30, $"{metrics.Sum("kestrelchat.flood.delays")} delays counted");
     }
 
     [Fact]
     public async Task A_flooder_with_more_than_64_KiB_waiting_is_disconnected_with_a_reason_and_the_others_go_on()
     {
         await using var server = ChatServer.Start(("Chat:Limits:MessagesPerSecond", "1"), ("Chat:Limits:Burst", "1"));
+        using var metrics = new MetricRecorder(server);
         await using var alice = await server.JoinAsync("alice");
         await using var bob = await server.JoinAsync("bob");
         await alice.ReadLineAsync();
@@ -50,6 +53,7 @@ public sealed class FloodControlTests
         Assert.Equal("! Disconnected: flooding (more than 65536 bytes waiting; at most 1 lines per second).", last);
         var (left, _) = await alice.ReadLineUntilAsync(l => l.StartsWith('*'));
         Assert.Equal("* bob left the chat.", left);
+        Assert.Equal(1, await metrics.WaitForAsync(1, "kestrelchat.disconnects", "reason", "flooding"));
         await using var carol = await server.JoinAsync("carol");
         Assert.Equal("* carol joined the chat.", await alice.ReadLineAsync());
     }

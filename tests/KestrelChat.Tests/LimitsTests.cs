@@ -46,11 +46,13 @@ public sealed class LimitsTests
     public async Task A_connection_over_MaxConnectionsPerIp_gets_one_reason_line_then_the_close_and_the_slot_frees_up()
     {
         await using var server = ChatServer.Start(("Chat:Limits:MaxConnectionsPerIp", "2"));
+        using var metrics = new MetricRecorder(server);
         await using var alice = await server.JoinAsync("alice");
         var bob = await server.JoinAsync("bob");
         await using var third = await server.ConnectAsync();
 
         Assert.Equal(["! Too many connections from your address (at most 2). Close one and try again."], await third.ReadToEndAsync());
+        Assert.Equal(1, metrics.Sum("kestrelchat.connections.refused", "limit", "MaxConnectionsPerIp"));
         Assert.Equal("* bob joined the chat.", await alice.ReadLineAsync());
         await bob.DisposeAsync();
         Assert.Equal("* bob left the chat.", await alice.ReadLineAsync());
@@ -106,6 +108,7 @@ public sealed class SlowClientTests
         await using var server = ChatServer.Start(("Chat:Limits:MessagesPerSecond", "0")); // the sender is a fire hose on purpose
         await using var sender = await server.JoinAsync("sender");
         await using var reader = await server.JoinAsync("reader");
+        using var metrics = new MetricRecorder(server);
         await using var stalled = await server.JoinAsync("stalled"); // never reads again
         stalled.Socket.ReceiveBufferSize = 4096;
         Assert.Equal("* reader joined the chat.", await sender.ReadLineAsync());
@@ -140,6 +143,7 @@ public sealed class SlowClientTests
             credits.Release();
         }
         await sending;
+        Assert.Equal(1, await metrics.WaitForAsync(1, "kestrelchat.disconnects", "reason", "sendq")); // logged and counted
 
         using var admin = server.Admin();
         var clients = await admin.GetFromJsonAsync<JsonElement[]>("/clients");

@@ -22,6 +22,7 @@ internal sealed partial class ChatConnectionHandler(
     IOptions<ChatOptions> options,
     IOptions<ChatLimitsOptions> limits,
     ConnectionLimits connectionLimits,
+    ChatMetrics metrics,
     ILogger<ChatConnectionHandler> logger) : ConnectionHandler
 {
     /// <summary>A person on nc or telnet who has typed nothing by then is asked for a nickname in words.</summary>
@@ -33,8 +34,9 @@ internal sealed partial class ChatConnectionHandler(
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
         var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
-        if (connectionLimits.TryAcquire(address) is { } refusal)
+        if (connectionLimits.TryAcquire(address, out var limit) is { } refusal)
         {
+            metrics.Refused(limit!);
             LogRefused(connection.ConnectionId, connection.RemoteEndPoint?.ToString(), Encoding.UTF8.GetString(refusal).TrimEnd());
             await connection.Transport.Output.WriteAsync(refusal).ConfigureAwait(false);
             await connection.Transport.Output.CompleteAsync().ConfigureAwait(false);
@@ -94,6 +96,7 @@ internal sealed partial class ChatConnectionHandler(
             session.Abort("flush timeout");
             await writer.ConfigureAwait(false);
         }
+        metrics.Disconnected(session.CloseReason ?? reason);
         LogDisconnected(session.Id, session.RemoteEndPoint?.ToString(), session.Nickname, reason,
             session.BytesIn, session.BytesOut);
     }
@@ -166,7 +169,7 @@ internal sealed partial class ChatConnectionHandler(
                 if (session.IsClosing)
                 {
                     input.AdvanceTo(buffer.End);
-                    return "closed";
+                    return session.CloseReason ?? "closed";
                 }
             }
 
@@ -181,6 +184,7 @@ internal sealed partial class ChatConnectionHandler(
                     session.Close(ServerLines.Flooding(ChatLimitsOptions.FloodBacklogBytes, _limits.MessagesPerSecond), "flooding");
                     continue;
                 }
+                metrics.FloodDelayed();
                 await Task.WhenAny(Task.Delay(floodDelay), session.Closed).ConfigureAwait(false);
                 continue;
             }

@@ -22,12 +22,17 @@ internal sealed class ConnectionLimits(IOptions<ChatLimitsOptions> options)
     /// <summary>Addresses with at least one open connection (entries are removed at zero, so churn leaves none behind).</summary>
     public int Addresses => _perAddress.Count;
 
-    /// <summary>Takes a slot for <paramref name="address"/>; on refusal returns the reason line to send. Every success needs a <see cref="Release"/>.</summary>
-    public byte[]? TryAcquire(IPAddress? address)
+    /// <summary>
+    /// Takes a slot for <paramref name="address"/>; on refusal returns the reason line to send and names
+    /// the limit in <paramref name="limit"/>. Every success needs a <see cref="Release"/>.
+    /// </summary>
+    public byte[]? TryAcquire(IPAddress? address, out string? limit)
     {
+        limit = null;
         if (Interlocked.Increment(ref _total) is var total && _limits.MaxConnections > 0 && total > _limits.MaxConnections)
         {
             Interlocked.Decrement(ref _total);
+            limit = "MaxConnections";
             return Protocol.ServerLines.ServerFull(_limits.MaxConnections);
         }
         if (address is null)
@@ -38,6 +43,7 @@ internal sealed class ConnectionLimits(IOptions<ChatLimitsOptions> options)
         if (_limits.MaxConnectionsPerIp > 0 && count > _limits.MaxConnectionsPerIp)
         {
             Release(address);
+            limit = "MaxConnectionsPerIp";
             return Protocol.ServerLines.TooManyFromAddress(_limits.MaxConnectionsPerIp);
         }
         return null;
