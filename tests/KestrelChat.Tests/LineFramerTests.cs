@@ -25,6 +25,45 @@ public sealed class LineFramerTests
     }
 
     [Fact]
+    public void Unframed_a_chunk_without_LF_is_a_message_but_half_a_character_waits_for_its_other_half()
+    {
+        var bytes = Encoding.UTF8.GetBytes("алиса: привет"); // 2-byte characters
+        var framer = new LineFramer(100) { Unframed = true };
+
+        var firstChunk = new ReadOnlySequence<byte>(bytes[..5]); // "ал" and the first byte of "и"
+        Assert.Equal(["ал"], ReadAll(ref framer, ref firstChunk));
+        Assert.Equal(1, firstChunk.Length);
+
+        var rest = Segments(firstChunk.ToArray(), bytes[5..]);
+        Assert.Equal(["иса: привет"], ReadAll(ref framer, ref rest));
+        Assert.Equal(0, rest.Length);
+    }
+
+    [Theory]
+    [InlineData("616263", 0)]         // abc
+    [InlineData("D0B6", 0)]           // ж
+    [InlineData("61D0", 1)]           // a, then the first byte of ж
+    [InlineData("E282", 2)]           // two of €'s three bytes
+    [InlineData("F09F98", 3)]         // three of 😀's four bytes
+    [InlineData("F09F9880", 0)]       // 😀
+    public void The_incomplete_UTF8_tail_is_the_start_of_a_character_still_in_flight(string hex, int expected)
+    {
+        Assert.Equal(expected, Utf8Boundaries.IncompleteTailLength(Convert.FromHexString(hex)));
+    }
+
+    [Fact]
+    public void An_unframed_client_is_sent_at_most_1024_bytes_per_message_cut_between_characters()
+    {
+        var line = Encoding.UTF8.GetBytes("bob: " + new string('ж', 1000) + "\n"); // 2005 bytes + LF
+
+        var message = UnframedOutput.Message(line);
+
+        Assert.Equal(1023, message.Length); // 1024 would split a 'ж'
+        Assert.Equal("bob: " + new string('ж', 509), new UTF8Encoding(false, true).GetString(message));
+        Assert.Equal("hi", Encoding.UTF8.GetString(UnframedOutput.Message("hi\n"u8.ToArray())));
+    }
+
+    [Fact]
     public void An_unfinished_line_stays_in_the_buffer()
     {
         var buffer = new ReadOnlySequence<byte>("one\ntw"u8.ToArray());

@@ -26,6 +26,10 @@ internal sealed partial class ChatCommands(
             ChooseNickname(session, line);
             return;
         }
+        if (session.OwnPrefix is { } prefix && line.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+        {
+            line = line[prefix.Length..]; // the lesson client's "alice: " — the server adds the real one
+        }
 
         var text = line.Trim();
         if (text.Length == 0)
@@ -88,17 +92,32 @@ internal sealed partial class ChatCommands(
         var problem = NicknameRules.Validate(line, out var nickname);
         if (problem != NicknameProblem.None)
         {
-            session.Send(ServerLines.NicknameProblemLine(problem));
-            session.Send(ServerLines.NicknameRetry);
+            RefuseNickname(session, ServerLines.NicknameProblemLine(problem));
             return;
         }
         if (!room.TryJoin(session, nickname))
         {
-            session.Send(ServerLines.NicknameTaken(nickname));
-            session.Send(ServerLines.NicknameRetry);
+            RefuseNickname(session, ServerLines.NicknameTaken(nickname));
             return;
         }
+        if (session.Unframed)
+        {
+            session.OwnPrefix = nickname + ": ";
+        }
         LogJoined(session.Id, nickname, session.RemoteEndPoint?.ToString(), session.IsOperator);
+    }
+
+    private static void RefuseNickname(ChatSession session, byte[] problem)
+    {
+        if (session.Unframed)
+        {
+            // The lesson client sends its nickname only in answer to "NICK" and would send the same one
+            // again: tell it why and close, so its user can start it again with another name.
+            session.Close(problem, "nickname refused");
+            return;
+        }
+        session.Send(problem);
+        session.Send(ServerLines.NicknameRetry);
     }
 
     private void Say(ChatSession session, string text)

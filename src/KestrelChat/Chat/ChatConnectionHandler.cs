@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net;
@@ -115,6 +116,7 @@ internal sealed partial class ChatConnectionHandler(
         }, session, NicknamePromptDelay, Timeout.InfiniteTimeSpan);
         using var nicknameDeadline = StartNicknameDeadline(session);
 
+        using var unframed = new UnframedDetector(input);
         var flood = FloodControl.Create(_limits.MessagesPerSecond, _limits.Burst, Stopwatch.GetTimestamp());
         long unconsumed = 0;
         while (true)
@@ -126,6 +128,11 @@ internal sealed partial class ChatConnectionHandler(
             {
                 input.AdvanceTo(buffer.End);
                 return session.CloseReason ?? "closed";
+            }
+            if (result.IsCanceled && unframed.Fired && !session.Unframed && session.Nickname is null
+                && buffer.Length > 0 && buffer.PositionOf((byte)'\n') is null)
+            {
+                session.Unframed = framer.Unframed = true; // the lesson client: its nickname came without LF
             }
 
             var floodDelay = TimeSpan.Zero;
@@ -189,6 +196,14 @@ internal sealed partial class ChatConnectionHandler(
                 continue;
             }
 
+            if (session.Nickname is null && !session.Unframed && buffer.Length > 0)
+            {
+                unframed.Arm(); // part of a nickname and no LF yet: the lesson client, if silence follows
+            }
+            else
+            {
+                unframed.Disarm();
+            }
             input.AdvanceTo(buffer.Start, buffer.End);
             unconsumed = buffer.Length;
             if (result.IsCompleted)

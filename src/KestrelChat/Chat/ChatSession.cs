@@ -1,6 +1,8 @@
 using System.Net;
 using KestrelChat.Protocol;
+using KestrelChat.Hosting;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 
 namespace KestrelChat.Chat;
 
@@ -16,6 +18,7 @@ internal sealed class ChatSession
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string? _nickname;
     private int _closing;
+    private volatile bool _unframed;
     private long _bytesIn, _bytesOut, _messagesIn, _messagesOut;
 
     public ChatSession(ConnectionContext connection, bool isOperator, long sendQueueBytes, Action<ChatSession> onOverflow)
@@ -45,6 +48,19 @@ internal sealed class ChatSession
     }
 
     public bool IsOperator { get; set; }
+
+    /// <summary>
+    /// True for the lesson's Python client: it named itself without an LF (docs/protocol.md). Its input
+    /// is read chunk by chunk, its output is one message per write without LF, and it is closed with a reset.
+    /// </summary>
+    public bool Unframed
+    {
+        get => _unframed;
+        set => _unframed = value;
+    }
+
+    /// <summary>The "nickname: " an unframed client puts before every message itself (removed; the server adds its own).</summary>
+    public string? OwnPrefix { get; set; }
 
     public bool IsClosing => Volatile.Read(ref _closing) != 0;
 
@@ -100,7 +116,7 @@ internal sealed class ChatSession
         var output = _connection.Transport.Output;
         try
         {
-            await _outbox.RunAsync(output, (bytes, messages) =>
+            await _outbox.RunAsync(output, () => _unframed, (bytes, messages) =>
             {
                 Interlocked.Add(ref _bytesOut, bytes);
                 Interlocked.Add(ref _messagesOut, messages);
@@ -112,6 +128,13 @@ internal sealed class ChatSession
         }
         finally
         {
+            if (_unframed && _connection.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket)
+            {
+                // The lesson client spins on end-of-stream: let it read the last line, then reset.
+                await TcpDelivery.WaitUntilAcknowledgedAsync(socket, BytesOut, ChatShutdown.CloseFlushTimeout).ConfigureAwait(false);
+                TcpDelivery.Reset(socket);
+                _connection.Abort(new ConnectionAbortedException("closed with a reset (unframed client)"));
+            }
             await output.CompleteAsync().ConfigureAwait(false);
         }
     }

@@ -51,11 +51,32 @@ internal sealed class SendQueue(long capacityBytes)
     }
 
     /// <summary>Drains the queue into <paramref name="output"/> until the queue is completed and empty or the peer is gone.</summary>
-    public async Task RunAsync(PipeWriter output, Action<int, int> onWritten)
+    /// <remarks>
+    /// For an unframed (lesson) client, <paramref name="unframed"/> returns true: then each message is
+    /// written and flushed on its own, without its LF, so that each recv() of the client gets one message.
+    /// </remarks>
+    public async Task RunAsync(PipeWriter output, Func<bool> unframed, Action<int, int> onWritten)
     {
         var reader = _channel.Reader;
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            if (unframed())
+            {
+                if (!reader.TryRead(out var single))
+                {
+                    continue;
+                }
+                Interlocked.Add(ref _queuedBytes, -single.Length);
+                var length = WriteUnframed(output, single);
+                var sent = await output.FlushAsync().ConfigureAwait(false);
+                onWritten(length, 1);
+                if (sent.IsCompleted || sent.IsCanceled)
+                {
+                    return;
+                }
+                continue;
+            }
+
             var batchBytes = 0;
             var batchMessages = 0;
             while (batchBytes < MaxBatchBytes && reader.TryRead(out var message))
@@ -72,6 +93,13 @@ internal sealed class SendQueue(long capacityBytes)
                 return; // the transport stopped reading: the peer is gone or the connection was aborted
             }
         }
+    }
+
+    private static int WriteUnframed(PipeWriter output, byte[] line)
+    {
+        var message = Protocol.UnframedOutput.Message(line);
+        output.Write(message);
+        return message.Length;
     }
 }
 

@@ -15,6 +15,13 @@ internal struct LineFramer(int maxLineBytes)
 
     public readonly int MaxLineBytes { get; } = maxLineBytes;
 
+    /// <summary>
+    /// The lesson's Python client sends each message in its own send() with no LF; once a
+    /// connection is known to be such a client, whatever has arrived is a message even without an
+    /// LF (only a UTF-8 character cut in two by TCP waits for its other half).
+    /// </summary>
+    public bool Unframed { get; set; }
+
     /// <summary>Bytes without any LF after which the peer is not chatting: 4 × <see cref="MaxLineBytes"/>.</summary>
     public readonly long NoLineEndBytes => 4L * MaxLineBytes;
 
@@ -47,6 +54,10 @@ internal struct LineFramer(int maxLineBytes)
 
         if (!reader.TryReadTo(out line, (byte)'\n'))
         {
+            if (Unframed)
+            {
+                return TakeChunk(ref buffer, out line);
+            }
             // +1: the CR of a CRLF line may already be here while its LF is still in flight.
             if (buffer.Length <= MaxLineBytes + 1)
             {
@@ -61,6 +72,22 @@ internal struct LineFramer(int maxLineBytes)
 
         buffer = buffer.Slice(reader.Position);
         if (line.Length > 0 && EndsWithCr(line))
+        {
+            line = line.Slice(0, line.Length - 1);
+        }
+        return line.Length > MaxLineBytes ? LineResult.TooLong : LineResult.Line;
+    }
+
+    private readonly LineResult TakeChunk(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> line)
+    {
+        var complete = buffer.Length - Utf8Boundaries.IncompleteTailLength(buffer);
+        line = buffer.Slice(0, complete);
+        if (complete == 0)
+        {
+            return LineResult.NeedMoreData;
+        }
+        buffer = buffer.Slice(complete);
+        if (EndsWithCr(line))
         {
             line = line.Slice(0, line.Length - 1);
         }
