@@ -43,7 +43,7 @@ builder.Services.AddAuthenticationCore(auth =>
     auth.DefaultScheme = ApiKeyAuthenticationHandler.SchemeName;
 });
 builder.Services.AddAuthorization();
-builder.Services.AddHealthChecks().AddCheck<ChatListenerHealthCheck>("chat-listener");
+builder.Services.AddChatTelemetry();
 builder.Services.AddAdminSwagger();
 
 try
@@ -56,6 +56,7 @@ try
     app.UseAuthorization();
     app.UseAdminSwagger();
     app.MapAdminEndpoints();
+    app.MapTelemetryEndpoints();
     await app.RunAsync().ConfigureAwait(false);
     return 0;
 }

@@ -53,7 +53,7 @@ public sealed class FloodControlTests
         Assert.Equal("! Disconnected: flooding (more than 65536 bytes waiting; at most 1 lines per second).", last);
         var (left, _) = await alice.ReadLineUntilAsync(l => l.StartsWith('*'));
         Assert.Equal("* bob left the chat.", left);
-        Assert.Equal(1, await metrics.WaitForAsync(1, "kestrelchat.disconnects", "reason", "flooding"));
+        Assert.Equal(1, await metrics.WaitForAsync(1, "kestrelchat.connections.closed", "reason", "flood"));
         await using var carol = await server.JoinAsync("carol");
         Assert.Equal("* carol joined the chat.", await alice.ReadLineAsync());
     }

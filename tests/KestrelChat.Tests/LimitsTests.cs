@@ -143,7 +143,7 @@ public sealed class SlowClientTests
             credits.Release();
         }
         await sending;
-        Assert.Equal(1, await metrics.WaitForAsync(1, "kestrelchat.disconnects", "reason", "sendq")); // logged and counted
+        Assert.Equal(1, await metrics.WaitForAsync(1, "kestrelchat.connections.closed", "reason", "sendq")); // logged and counted
 
         using var admin = server.Admin();
         var clients = await admin.GetFromJsonAsync<JsonElement[]>("/clients");

@@ -14,6 +14,7 @@ namespace KestrelChat.Chat;
 internal sealed partial class ChatCommands(
     ChatRoom room,
     ChatShutdown shutdown,
+    ChatMetrics metrics,
     IOptions<ChatOptions> options,
     ILogger<ChatCommands> logger)
 {
@@ -126,7 +127,7 @@ internal sealed partial class ChatCommands(
         {
             LogMessageText(session.Nickname!, text);
         }
-        room.Broadcast(ServerLines.Chat(session.Nickname!, text), sender: session);
+        metrics.Broadcast(room.Broadcast(ServerLines.Chat(session.Nickname!, text), sender: session));
     }
 
     private void Who(ChatSession session)

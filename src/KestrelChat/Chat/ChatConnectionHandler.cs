@@ -58,6 +58,7 @@ internal sealed partial class ChatConnectionHandler(
         var session = new ChatSession(connection, IsOperatorByAddress(connection.RemoteEndPoint), _limits.SendQueueBytes,
             s => LogSendQueueExceeded(s.Id, s.Nickname, s.QueuedBytes));
         TcpKeepAlive.Enable(connection, _limits.KeepAliveSeconds);
+        metrics.Opened(session);
         LogConnected(session.Id, session.RemoteEndPoint?.ToString(), session.LocalEndPoint?.ToString());
         room.Connect(session);
         var writer = session.RunWriterAsync();
@@ -97,7 +98,7 @@ internal sealed partial class ChatConnectionHandler(
             session.Abort("flush timeout");
             await writer.ConfigureAwait(false);
         }
-        metrics.Disconnected(session.CloseReason ?? reason);
+        metrics.Closed(session, session.CloseReason ?? reason);
         LogDisconnected(session.Id, session.RemoteEndPoint?.ToString(), session.Nickname, reason,
             session.BytesIn, session.BytesOut);
     }
@@ -188,7 +189,7 @@ internal sealed partial class ChatConnectionHandler(
                 unconsumed = buffer.Length;
                 if (buffer.Length > ChatLimitsOptions.FloodBacklogBytes)
                 {
-                    session.Close(ServerLines.Flooding(ChatLimitsOptions.FloodBacklogBytes, _limits.MessagesPerSecond), "flooding");
+                    session.Close(ServerLines.Flooding(ChatLimitsOptions.FloodBacklogBytes, _limits.MessagesPerSecond), "flood");
                     continue;
                 }
                 metrics.FloodDelayed();

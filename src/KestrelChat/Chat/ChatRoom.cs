@@ -95,20 +95,23 @@ internal sealed class ChatRoom : IDisposable
         }
     }
 
-    /// <summary>Queues <paramref name="line"/> (encoded once by the caller) for every member except <paramref name="sender"/>.</summary>
-    public void Broadcast(byte[] line, ChatSession? sender)
+    /// <summary>Queues <paramref name="line"/> (encoded once by the caller) for every member except <paramref name="sender"/>; returns how many.</summary>
+    public int Broadcast(byte[] line, ChatSession? sender)
     {
         if (_presence.HasPending)
         {
             FlushPresence(); // members see "bob joined" before bob's first words
         }
+        var recipients = 0;
         foreach (var member in Volatile.Read(ref _members))
         {
             if (member != sender)
             {
                 member.Send(line);
+                recipients++;
             }
         }
+        return recipients;
     }
 
     /// <summary>Closes every connection with <paramref name="farewell"/> as its last line.</summary>
