@@ -3,7 +3,7 @@ using KestrelChat.Hosting;
 
 namespace KestrelChat.Admin;
 
-/// <summary>The admin API: GET /clients, POST /stop, GET /health.</summary>
+/// <summary>The admin API: GET /clients, POST /stop, GET /health, and the operator tools (<see cref="OperatorEndpoints"/>).</summary>
 internal static class AdminEndpoints
 {
     public static WebApplication MapAdminEndpoints(this WebApplication app)
@@ -30,6 +30,8 @@ internal static class AdminEndpoints
             .WithName("Stop")
             .WithSummary("Stop the server gracefully")
             .WithDescription("Returns 202, then every chat client gets a shutdown notice and the process exits with code 0.");
+
+        api.MapOperatorEndpoints();
 
         app.MapHealthChecks("/health").WithTags("Health");
         return app;

@@ -83,6 +83,14 @@ internal static class ServerLines
 
     public static readonly byte[] SendQueueExceeded = Error("Disconnected: you are not reading fast enough (send queue exceeded).");
 
+    /// <summary>"* Announcement: text", from POST /broadcast to every connection.</summary>
+    public static byte[] Announcement(string text) => Notice($"Announcement: {text}");
+
+    /// <summary>The last line of a client an operator disconnected (DELETE /clients/{id}).</summary>
+    public static byte[] Kicked(string? reason) => reason is null
+        ? Error("You were disconnected by an operator.")
+        : Error($"You were disconnected by an operator: {reason}");
+
     public static byte[] NicknameProblemLine(NicknameProblem problem) => problem switch
     {
         NicknameProblem.Empty => NicknameEmpty,
