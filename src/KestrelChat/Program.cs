@@ -35,6 +35,9 @@ builder.Services.AddSingleton<KestrelEndpoints>();
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.ApplicationServices.GetRequiredService<KestrelEndpoints>().Configure(kestrel));
 
 builder.Services.AddProblemDetails();
+// Bad JSON, a wrong content type or a too-large body must answer 400/415/413, in every environment:
+// in Development this defaults to true, and the exception would reach the exception handler as a 500.
+builder.Services.Configure<RouteHandlerOptions>(routes => routes.ThrowOnBadRequest = false);
 // The core of authentication only: an API key needs no cookies, so no Data Protection key ring either.
 builder.Services.AddWebEncoders();
 builder.Services.AddAuthenticationCore(auth =>
@@ -43,6 +46,7 @@ builder.Services.AddAuthenticationCore(auth =>
     auth.DefaultScheme = ApiKeyAuthenticationHandler.SchemeName;
 });
 builder.Services.AddAuthorization();
+builder.Services.AddFailedKeyRateLimiter();
 builder.Services.AddChatTelemetry();
 builder.Services.AddAdminSwagger();
 
@@ -52,6 +56,10 @@ try
     app.UseSerilogRequestLogging();
     app.UseExceptionHandler();
     app.UseStatusCodePages();
+    // Routing first, so the limiter sees which endpoints need the key; the limiter before
+    // authentication, so a locked-out address gets 429 rather than another 401.
+    app.UseRouting();
+    app.UseRateLimiter();
     app.UseAuthentication();
     app.UseAuthorization();
     app.UseAdminSwagger();

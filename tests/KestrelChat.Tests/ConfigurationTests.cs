@@ -11,6 +11,7 @@ public sealed class ConfigurationTests
     [InlineData("Admin:Url", "https://127.0.0.1:0", "Admin:Url must look like http://127.0.0.1:8080")]
     [InlineData("Admin:Url", "http://example.org:0", "Admin:Url must name an IP address")]
     [InlineData("Admin:ApiKey", "short", "Admin:ApiKey must be at least 16 characters")]
+    [InlineData("Admin:FailedKeyAttemptsPerMinute", "-1", "Admin:FailedKeyAttemptsPerMinute must be 0 (no limit) or more")]
     [InlineData("Chat:Port", "70000", "Chat:Port must be 0–65535")]
     [InlineData("Chat:BindAddress", "everywhere", "Chat:BindAddress must be an IP address")]
     public void Bad_settings_stop_the_start_with_a_clear_message(string key, string value, string expected)

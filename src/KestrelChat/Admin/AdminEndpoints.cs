@@ -3,7 +3,7 @@ using KestrelChat.Hosting;
 
 namespace KestrelChat.Admin;
 
-/// <summary>The admin API: GET /clients, POST /stop (health and metrics: TelemetryEndpoints).</summary>
+/// <summary>The admin API: GET /clients, POST /stop and the operator tools (<see cref="OperatorEndpoints"/>); health and metrics: <see cref="TelemetryEndpoints"/>.</summary>
 internal static class AdminEndpoints
 {
     public static WebApplication MapAdminEndpoints(this WebApplication app)
@@ -31,6 +31,7 @@ internal static class AdminEndpoints
             .WithSummary("Stop the server gracefully")
             .WithDescription("Returns 202, then every chat client gets a shutdown notice and the process exits with code 0.");
 
+        api.MapOperatorEndpoints();
         return app;
     }
 }

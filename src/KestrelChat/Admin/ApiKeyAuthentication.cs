@@ -55,6 +55,10 @@ internal sealed class ApiKeyAuthenticationHandler(
         }).ConfigureAwait(false);
     }
 
+    /// <summary>Whether the request presents <paramref name="expected"/> (constant-time); the failed-attempt limiter asks too.</summary>
+    internal static bool PresentsKey(IHeaderDictionary headers, string expected) =>
+        ReadKey(headers) is { } given && ChatCommands.SecretsEqual(given, expected);
+
     private static string? ReadKey(IHeaderDictionary headers)
     {
         if (headers.TryGetValue(HeaderName, out var apiKey) && apiKey.Count == 1)

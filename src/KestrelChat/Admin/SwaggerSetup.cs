@@ -16,7 +16,7 @@ internal static class SwaggerSetup
             {
                 Title = "KestrelChat admin API",
                 Version = "v1",
-                Description = "List the chat's clients and stop the server. When Admin:ApiKey is set, " +
+                Description = "List the chat's clients, disconnect one, announce to all, and stop the server. When Admin:ApiKey is set, " +
                     "click Authorize and enter the key.",
             });
             options.AddSecurityDefinition(ApiKeyAuthenticationHandler.SchemeName, new OpenApiSecurityScheme
@@ -59,6 +59,10 @@ internal static class SwaggerSetup
             });
             operation.Responses ??= [];
             operation.Responses.TryAdd("401", new OpenApiResponse { Description = "The API key is missing or wrong." });
+            operation.Responses.TryAdd("429", new OpenApiResponse
+            {
+                Description = "Too many requests with a missing or wrong key from this address (Admin:FailedKeyAttemptsPerMinute).",
+            });
         }
     }
 }

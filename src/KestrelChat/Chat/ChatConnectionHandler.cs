@@ -67,7 +67,7 @@ internal sealed partial class ChatConnectionHandler(
         // connection registered is caught by IsStopping.
         using var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?
             .ConnectionClosedRequested.Register(() => session.Close(ServerLines.ShuttingDown, "shutdown"));
-        session.Send(ServerLines.NickGreeting);
+        session.Greet();
         if (shutdown.IsStopping)
         {
             session.Close(ServerLines.ShuttingDown, "shutdown");

@@ -19,6 +19,8 @@ internal sealed class ChatSession
     private string? _nickname;
     private int _closing;
     private volatile bool _unframed;
+    private volatile bool _nickLineOpen;
+    private readonly Lock _nickLine = new();
     private long _bytesIn, _bytesOut, _messagesIn, _messagesOut;
 
     public ChatSession(ConnectionContext connection, bool isOperator, long sendQueueBytes, Action<ChatSession> onOverflow)
@@ -84,13 +86,45 @@ internal sealed class ChatSession
 
     public void CountMessageIn() => Interlocked.Increment(ref _messagesIn);
 
+    /// <summary>Sends the bare "NICK" greeting; the next line, if the client has typed nothing yet, starts on a new line.</summary>
+    public void Greet()
+    {
+        _nickLineOpen = true;
+        Send(ServerLines.NickGreeting);
+    }
+
     /// <summary>Queues a line for this client. Never blocks; a client whose queue overflows is disconnected.</summary>
     public void Send(byte[] line)
     {
+        if (_nickLineOpen && !ReferenceEquals(line, ServerLines.NickGreeting))
+        {
+            EndNickLine(line);
+        }
         if (_outbox.TryEnqueue(line) == EnqueueResult.Overflow)
         {
             _onOverflow(this);
             Close(ServerLines.SendQueueExceeded, "sendq");
+        }
+    }
+
+    /// <summary>
+    /// "NICK" has no LF (the lesson's client wants it alone), so a notice that reaches a client before
+    /// it typed anything (an announcement, a shutdown) would run on after it: end that line first.
+    /// Once the client has sent bytes, its own Enter ended the line on its terminal.
+    /// </summary>
+    private void EndNickLine(byte[] next)
+    {
+        lock (_nickLine)
+        {
+            if (!_nickLineOpen)
+            {
+                return;
+            }
+            _nickLineOpen = false;
+            if (BytesIn == 0 && !_unframed && next.Length > 0 && next[0] != (byte)'\n')
+            {
+                _outbox.TryEnqueue(ServerLines.LineEnd);
+            }
         }
     }
 
@@ -105,6 +139,10 @@ internal sealed class ChatSession
             return;
         }
         CloseReason = reason;
+        if (farewell is not null && _nickLineOpen)
+        {
+            EndNickLine(farewell);
+        }
         _outbox.Complete(farewell);
         _connection.Transport.Input.CancelPendingRead();
         _closed.TrySetResult();

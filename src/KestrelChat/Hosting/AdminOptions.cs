@@ -3,11 +3,17 @@ using Microsoft.Extensions.Options;
 
 namespace KestrelChat.Hosting;
 
-/// <summary>The "Admin" section: the HTTP admin API (GET /clients, POST /stop, Swagger UI, health).</summary>
+/// <summary>The "Admin" section: the HTTP admin API (clients, kick, broadcast, stop, Swagger UI, health).</summary>
 public sealed class AdminOptions
 {
     public const string Section = "Admin";
     public const int MinApiKeyLength = 16;
+
+    /// <summary>
+    /// Largest admin request body Kestrel accepts (16 KiB; a larger one gets 413). The admin API only takes
+    /// small JSON such as POST /broadcast's; the limit is Kestrel-wide, but the chat listener is raw TCP and unaffected.
+    /// </summary>
+    public const int MaxRequestBodyBytes = 16 * 1024;
 
     /// <summary>Admin API endpoint. Default "http://127.0.0.1:8080" (loopback only). Port 0 = any free port.</summary>
     public string Url { get; set; } = "http://127.0.0.1:8080";
@@ -17,6 +23,12 @@ public sealed class AdminOptions
     /// Set: every endpoint but /health and Swagger UI needs "X-Api-Key: KEY" or "Authorization: Bearer KEY".
     /// </summary>
     public string? ApiKey { get; set; }
+
+    /// <summary>
+    /// Requests with a missing or wrong API key that one remote address may make per minute; past it, 429.
+    /// Default 10; 0 = no limit. Requests with the right key are never limited, so guessing cannot lock the operator out.
+    /// </summary>
+    public int FailedKeyAttemptsPerMinute { get; set; } = 10;
 
     internal bool HasApiKey => !string.IsNullOrEmpty(ApiKey);
 
@@ -43,6 +55,11 @@ internal sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
         {
             return ValidateOptionsResult.Fail(
                 $"Admin:Url must look like http://127.0.0.1:8080 (http, an IP address or localhost, a port); it is '{options.Url}'.");
+        }
+        if (options.FailedKeyAttemptsPerMinute < 0)
+        {
+            return ValidateOptionsResult.Fail(
+                $"Admin:FailedKeyAttemptsPerMinute must be 0 (no limit) or more; it is {options.FailedKeyAttemptsPerMinute}.");
         }
         var host = uri.Host.Trim('[', ']');
         if (!IPAddress.TryParse(host, out var address) && !uri.IsLoopback)

@@ -30,6 +30,8 @@ internal sealed partial class KestrelEndpoints(
     {
         var chatOptions = chat.Value;
         var adminOptions = admin.Value;
+        // Kestrel-wide, but only HTTP reads bodies: the chat's ConnectionHandler is not subject to it.
+        kestrel.Limits.MaxRequestBodySize = AdminOptions.MaxRequestBodyBytes;
         kestrel.Listen(chatOptions.BindIPAddress, chatOptions.Port, listen =>
         {
             listen.UseConnectionHandler<ChatConnectionHandler>();

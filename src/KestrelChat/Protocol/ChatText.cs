@@ -56,7 +56,8 @@ internal static class ChatText
     public static bool IsForbiddenControl(char c) =>
         (c < ' ' && c != '\t') || (c >= '\u007F' && c <= '\u009F');
 
-    private static bool HasControlCharacter(string text)
+    /// <summary>Whether <paramref name="text"/> holds a character a chat line may not (see <see cref="IsForbiddenControl"/>).</summary>
+    public static bool HasControlCharacter(string text)
     {
         foreach (var c in text)
         {

@@ -14,6 +14,9 @@ internal static class ServerLines
     /// <summary>The first bytes of every connection: exactly "NICK", no newline (the lesson's client waits for it).</summary>
     public static readonly byte[] NickGreeting = "NICK"u8.ToArray();
 
+    /// <summary>A lone LF: ends the "NICK" line before a notice reaches a client that has typed nothing yet.</summary>
+    public static readonly byte[] LineEnd = "\n"u8.ToArray();
+
     public static readonly byte[] NicknamePrompt = Encode("\n* ", "Welcome to KestrelChat! Please type a nickname and press Enter.");
     public static readonly byte[] NicknameRetry = Notice("Please type a nickname and press Enter.");
     public static readonly byte[] ShuttingDown = Notice("Server is shutting down. Bye!");
@@ -91,6 +94,14 @@ internal static class ServerLines
         $"Disconnected: flooding (more than {backlogBytes} bytes waiting; at most {messagesPerSecond} lines per second)."));
 
     public static readonly byte[] SendQueueExceeded = Error("Disconnected: you are not reading fast enough (send queue exceeded).");
+
+    /// <summary>"* Announcement: text", from POST /broadcast to every connection.</summary>
+    public static byte[] Announcement(string text) => Notice($"Announcement: {text}");
+
+    /// <summary>The last line of a client an operator disconnected (DELETE /clients/{id}).</summary>
+    public static byte[] Kicked(string? reason) => reason is null
+        ? Error("You were disconnected by an operator.")
+        : Error($"You were disconnected by an operator: {reason}");
 
     public static byte[] NicknameProblemLine(NicknameProblem problem) => problem switch
     {

@@ -1,0 +1,118 @@
+using System.Text;
+using KestrelChat.Chat;
+using KestrelChat.Hosting;
+using KestrelChat.Protocol;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace KestrelChat.Admin;
+
+/// <summary>
+/// Operator tools: DELETE /clients/{id} disconnects one client (showing it why) and POST /broadcast
+/// sends a server announcement to every connection. What they send becomes a chat line, so it
+/// follows the chat's rules: not empty, no control characters, not longer than a line may be.
+/// </summary>
+internal static partial class OperatorEndpoints
+{
+    /// <summary>Longest kick reason, in characters.</summary>
+    public const int MaxReasonLength = 200;
+
+    public static RouteGroupBuilder MapOperatorEndpoints(this RouteGroupBuilder api)
+    {
+        api.MapDelete("/clients/{id}", Kick)
+            .WithName("KickClient")
+            .WithSummary("Disconnect a chat client")
+            .WithDescription("Closes the connection with the `id` from GET /clients. The client's last line is " +
+                "`! You were disconnected by an operator: REASON` (the optional `reason`, at most " +
+                $"{MaxReasonLength} characters); the others see it leave.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+
+        api.MapPost("/broadcast", Broadcast)
+            .WithName("Broadcast")
+            .WithSummary("Announce a line to every client")
+            .WithDescription("Every open chat connection, named or not, gets `* Announcement: TEXT`. The text follows " +
+                "the rules of a chat line: not empty, no control characters, at most Chat:Limits:MaxLineBytes UTF-8 bytes.")
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+        return api;
+    }
+
+    private static Results<NoContent, ProblemHttpResult, ValidationProblem> Kick(
+        string id, string? reason, HttpContext context, ChatRoom room, ILoggerFactory loggers)
+    {
+        if (reason is not null)
+        {
+            reason = reason.Trim();
+            var problem = TextProblem(reason, "reason")
+                ?? (reason.Length > MaxReasonLength ? $"The reason is longer than {MaxReasonLength} characters." : null);
+            if (problem is not null)
+            {
+                return Invalid("reason", problem);
+            }
+        }
+        // A connection that is already closing has had its last line; it is on its way out of the list.
+        var session = room.Connections.FirstOrDefault(s => s.Id == id && !s.IsClosing);
+        if (session is null)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such client",
+                detail: $"No open chat connection has the id '{id}' (see GET /clients).");
+        }
+        session.Close(ServerLines.Kicked(reason), "kicked");
+        LogKicked(Logger(loggers), id, session.Nickname, reason, Caller(context));
+        return TypedResults.NoContent();
+    }
+
+    private static Results<Ok<BroadcastSent>, ValidationProblem> Broadcast(
+        BroadcastRequest request, HttpContext context, ChatRoom room, IOptions<ChatLimitsOptions> limits, ILoggerFactory loggers)
+    {
+        var text = request.Text?.Trim() ?? string.Empty;
+        var maxBytes = limits.Value.MaxLineBytes;
+        var problem = TextProblem(text, "text")
+            ?? (Encoding.UTF8.GetByteCount(text) > maxBytes ? $"The text is longer than {maxBytes} bytes (UTF-8), the longest chat line." : null);
+        if (problem is not null)
+        {
+            return Invalid("text", problem);
+        }
+        var line = ServerLines.Announcement(text); // encoded once, the same bytes for everyone
+        var recipients = 0;
+        foreach (var session in room.Connections)
+        {
+            if (!session.IsClosing)
+            {
+                session.Send(line);
+                recipients++;
+            }
+        }
+        LogAnnounced(Logger(loggers), Caller(context), recipients, text);
+        return TypedResults.Ok(new BroadcastSent(recipients));
+    }
+
+    /// <summary>
+    /// Why <paramref name="text"/> cannot go into a chat line, or null when it can. (Invalid UTF-8 cannot get
+    /// this far: the JSON reader refuses it with 400, and the query string decoder replaces it.)
+    /// </summary>
+    private static string? TextProblem(string text, string field) =>
+        text.Length == 0 ? $"The {field} is empty."
+        : ChatText.HasControlCharacter(text) ? $"The {field} contains control characters (escape sequences, line breaks, backspace…)."
+        : null;
+
+    private static ValidationProblem Invalid(string field, string problem) =>
+        TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [problem] });
+
+    private static string Caller(HttpContext context) => context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+
+    private static ILogger Logger(ILoggerFactory loggers) => loggers.CreateLogger(typeof(OperatorEndpoints));
+
+    [LoggerMessage(LogLevel.Warning, "Admin API: {Caller} disconnected client {ConnectionId} ({Nickname}); reason: {Reason}")]
+    private static partial void LogKicked(ILogger logger, string connectionId, string? nickname, string? reason, string caller);
+
+    [LoggerMessage(LogLevel.Information, "Admin API: {Caller} announced to {Recipients} connection(s): {Text}")]
+    private static partial void LogAnnounced(ILogger logger, string caller, int recipients, string text);
+}
+
+/// <summary>The body of POST /broadcast.</summary>
+/// <param name="Text">The announcement: one line, not empty, no control characters, at most Chat:Limits:MaxLineBytes UTF-8 bytes.</param>
+public sealed record BroadcastRequest(string? Text);
+
+/// <summary>The body of POST /broadcast's 200.</summary>
+/// <param name="Recipients">How many open connections the announcement was queued for.</param>
+public sealed record BroadcastSent(int Recipients);
