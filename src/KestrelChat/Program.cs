@@ -4,13 +4,16 @@ using KestrelChat.Chat;
 using KestrelChat.Hosting;
 using Microsoft.Extensions.Options;
 using Serilog;
+using Serilog.Events;
 
 // KestrelChat: one process, one Kestrel, two listeners — the chat on raw TCP and the admin API on HTTP.
 // See docs/architecture.md for the data path.
 var builder = WebApplication.CreateBuilder(args);
 
+var traceBytes = builder.Configuration.GetValue<bool>($"{ChatOptions.Section}:{nameof(ChatOptions.TraceBytes)}");
 builder.Services.AddSerilog((services, logger) => logger
     .ReadFrom.Configuration(builder.Configuration)
+    .MinimumLevel.Override(ChatOptions.WireLogCategory, traceBytes ? LogEventLevel.Debug : LogEventLevel.Fatal)
     .ReadFrom.Services(services)
     .Enrich.FromLogContext()
     .WriteTo.Console(formatProvider: CultureInfo.InvariantCulture, outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}"));

@@ -25,6 +25,16 @@ public sealed class ChatOptions
     /// <summary>Log the text of chat messages. Default false: logs say who and when, not what.</summary>
     public bool LogMessageText { get; set; }
 
+    /// <summary>
+    /// Log every chat connection's bytes as a hex dump, like Wireshark's bytes pane (Kestrel's
+    /// connection logging, category <see cref="WireLogCategory"/> at Debug). Default false: it logs
+    /// what people write, and costs a lot.
+    /// </summary>
+    public bool TraceBytes { get; set; }
+
+    /// <summary>The log category of <see cref="TraceBytes"/>; turning the setting on lowers just this category to Debug.</summary>
+    public const string WireLogCategory = "KestrelChat.Wire";
+
     internal IPAddress BindIPAddress => IPAddress.Parse(BindAddress);
 }
 

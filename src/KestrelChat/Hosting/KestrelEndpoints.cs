@@ -34,6 +34,10 @@ internal sealed partial class KestrelEndpoints(
         kestrel.Limits.MaxRequestBodySize = AdminOptions.MaxRequestBodyBytes;
         kestrel.Listen(chatOptions.BindIPAddress, chatOptions.Port, listen =>
         {
+            if (chatOptions.TraceBytes)
+            {
+                listen.UseConnectionLogging(ChatOptions.WireLogCategory);
+            }
             listen.UseConnectionHandler<ChatConnectionHandler>();
             _chatListener = listen;
         });

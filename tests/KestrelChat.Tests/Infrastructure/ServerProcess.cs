@@ -14,6 +14,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
     private readonly TaskCompletionSource<(int Chat, int Admin)> _ports = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SemaphoreSlim _lineLogged = new(0);
     private int? _chatPort;
 
     private ServerProcess(Process process) => _process = process;
@@ -62,6 +63,18 @@ public sealed partial class ServerProcess : IAsyncDisposable
         return (new IPEndPoint(IPAddress.Loopback, chat), new Uri($"http://127.0.0.1:{admin}"));
     }
 
+    /// <summary>Waits until the server's output contains <paramref name="text"/>; returns the whole output.</summary>
+    public async Task<string> WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            var left = until - DateTime.UtcNow;
+            Assert.True(left > TimeSpan.Zero && await _lineLogged.WaitAsync(left), $"The server never logged \"{text}\":\n{Output}");
+        }
+        return Output;
+    }
+
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         await _process.WaitForExitAsync().WaitAsync(timeout);
@@ -83,6 +96,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
             await _process.WaitForExitAsync();
         }
         _process.Dispose();
+        _lineLogged.Dispose();
     }
 
     private void OnLine(string? line)
@@ -92,6 +106,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
             return;
         }
         _output.Enqueue(line);
+        _lineLogged.Release();
         if (ChatLine().Match(line) is { Success: true } chat)
         {
             _chatPort = int.Parse(chat.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
