@@ -1,6 +1,7 @@
 using System.Globalization;
 using KestrelChat.Admin;
 using KestrelChat.Chat;
+using KestrelChat.Cluster;
 using KestrelChat.Hosting;
 using Microsoft.Extensions.Options;
 using Serilog;
@@ -28,6 +29,7 @@ builder.Services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValida
 // Chat idle connections must not hold the stop up: each closes within CloseFlushTimeout.
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(4));
 
+builder.Services.AddChatBackplane();
 builder.Services.AddSingleton<ChatRoom>();
 builder.Services.AddSingleton<ConnectionLimits>();
 builder.Services.AddSingleton<ChatMetrics>();

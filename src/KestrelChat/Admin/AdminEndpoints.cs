@@ -1,4 +1,5 @@
 using KestrelChat.Chat;
+using KestrelChat.Cluster;
 using KestrelChat.Hosting;
 
 namespace KestrelChat.Admin;
@@ -10,11 +11,17 @@ internal static class AdminEndpoints
     {
         var api = app.MapGroup("").RequireAuthorization().WithTags("Chat");
 
-        api.MapGet("/clients", (ChatRoom room) =>
-                TypedResults.Ok(room.Connections.OrderBy(s => s.ConnectedAt).Select(ClientInfo.From).ToArray()))
+        api.MapGet("/clients", async (ChatRoom room, IChatBackplane backplane, ClientScope scope = ClientScope.Cluster) =>
+            {
+                var local = room.Connections.Select(s => ClientInfo.From(s, room.InstanceName));
+                var remote = scope == ClientScope.Local ? [] : await backplane.GetRemoteClientsAsync();
+                return TypedResults.Ok(local.Concat(remote).OrderBy(c => c.ConnectedAt).ToArray());
+            })
             .WithName("GetClients")
             .WithSummary("Connected chat clients")
-            .WithDescription("Every open chat connection, named or not, with the same endpoints `ss` shows.");
+            .WithDescription("Every open chat connection, named or not, with the same endpoints `ss` shows and the instance it is on. " +
+                "In a cluster (Chat:Redis) the other instances' clients are included as they last reported them (every few seconds); " +
+                "`?scope=local` lists this instance only.");
 
         api.MapPost("/stop", (HttpContext context, ChatShutdown shutdown) =>
             {
@@ -34,6 +41,16 @@ internal static class AdminEndpoints
         api.MapOperatorEndpoints();
         return app;
     }
+}
+
+/// <summary>Which clients GET /clients lists.</summary>
+public enum ClientScope
+{
+    /// <summary>Every instance of the cluster (the default; the same as Local without Redis).</summary>
+    Cluster,
+
+    /// <summary>This instance only.</summary>
+    Local,
 }
 
 /// <summary>The body of POST /stop's 202.</summary>

@@ -13,6 +13,7 @@ namespace KestrelChat.Admin;
 /// <param name="MessagesIn">Lines received from the client (nickname and commands included).</param>
 /// <param name="MessagesOut">Lines written to the client.</param>
 /// <param name="IsOperator">Whether the client may stop the server.</param>
+/// <param name="Instance">The KestrelChat instance the client is connected to (Chat:Redis:InstanceName).</param>
 public sealed record ClientInfo(
     string Id,
     string? Nickname,
@@ -23,9 +24,10 @@ public sealed record ClientInfo(
     long BytesOut,
     long MessagesIn,
     long MessagesOut,
-    bool IsOperator)
+    bool IsOperator,
+    string Instance)
 {
-    internal static ClientInfo From(ChatSession session) => new(
+    internal static ClientInfo From(ChatSession session, string instance) => new(
         session.Id,
         session.Nickname,
         session.RemoteEndPoint?.ToString(),
@@ -35,5 +37,6 @@ public sealed record ClientInfo(
         session.BytesOut,
         session.MessagesIn,
         session.MessagesOut,
-        session.IsOperator);
+        session.IsOperator,
+        instance);
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using KestrelChat.Chat;
+using KestrelChat.Cluster;
 using KestrelChat.Hosting;
 using KestrelChat.Protocol;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -36,8 +37,8 @@ internal static partial class OperatorEndpoints
         return api;
     }
 
-    private static Results<NoContent, ProblemHttpResult, ValidationProblem> Kick(
-        string id, string? reason, HttpContext context, ChatRoom room, ILoggerFactory loggers)
+    private static async Task<Results<NoContent, ProblemHttpResult, ValidationProblem>> Kick(
+        string id, string? reason, HttpContext context, ChatRoom room, IChatBackplane backplane, ILoggerFactory loggers)
     {
         if (reason is not null)
         {
@@ -51,18 +52,25 @@ internal static partial class OperatorEndpoints
         }
         // A connection that is already closing has had its last line; it is on its way out of the list.
         var session = room.Connections.FirstOrDefault(s => s.Id == id && !s.IsClosing);
-        if (session is null)
+        if (session is not null)
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such client",
-                detail: $"No open chat connection has the id '{id}' (see GET /clients).");
+            session.Close(ServerLines.Kicked(reason), "kicked");
+            LogKicked(Logger(loggers), id, session.Nickname, reason, Caller(context));
+            return TypedResults.NoContent();
         }
-        session.Close(ServerLines.Kicked(reason), "kicked");
-        LogKicked(Logger(loggers), id, session.Nickname, reason, Caller(context));
-        return TypedResults.NoContent();
+        // On another instance of the cluster? Its instance closes it when the message arrives.
+        if ((await backplane.GetRemoteClientsAsync()).FirstOrDefault(c => c.Id == id) is { } remote)
+        {
+            backplane.Publish(new ClusterMessage(ClusterMessageKind.Kick, room.InstanceName, id, ServerLines.Kicked(reason)), remote.Instance);
+            LogKicked(Logger(loggers), id, remote.Nickname, reason, Caller(context));
+            return TypedResults.NoContent();
+        }
+        return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such client",
+            detail: $"No open chat connection has the id '{id}' (see GET /clients).");
     }
 
-    private static Results<Ok<BroadcastSent>, ValidationProblem> Broadcast(
-        BroadcastRequest request, HttpContext context, ChatRoom room, IOptions<ChatLimitsOptions> limits, ILoggerFactory loggers)
+    private static async Task<Results<Ok<BroadcastSent>, ValidationProblem>> Broadcast(
+        BroadcastRequest request, HttpContext context, ChatRoom room, IChatBackplane backplane, IOptions<ChatLimitsOptions> limits, ILoggerFactory loggers)
     {
         var text = request.Text?.Trim() ?? string.Empty;
         var maxBytes = limits.Value.MaxLineBytes;
@@ -72,15 +80,11 @@ internal static partial class OperatorEndpoints
         {
             return Invalid("text", problem);
         }
-        var line = ServerLines.Announcement(text); // encoded once, the same bytes for everyone
-        var recipients = 0;
-        foreach (var session in room.Connections)
+        var line = ServerLines.Announcement(text); // encoded once, the same bytes for everyone, on every instance
+        var recipients = room.Announce(line);
+        if (backplane.IsClustered)
         {
-            if (!session.IsClosing)
-            {
-                session.Send(line);
-                recipients++;
-            }
+            recipients += (await backplane.GetRemoteClientsAsync()).Count; // as the other instances last reported
         }
         LogAnnounced(Logger(loggers), Caller(context), recipients, text);
         return TypedResults.Ok(new BroadcastSent(recipients));

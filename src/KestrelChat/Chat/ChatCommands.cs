@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using KestrelChat.Cluster;
 using KestrelChat.Hosting;
 using KestrelChat.Protocol;
 using Microsoft.Extensions.Options;
@@ -15,17 +16,18 @@ internal sealed partial class ChatCommands(
     ChatRoom room,
     ChatShutdown shutdown,
     ChatMetrics metrics,
+    IChatBackplane backplane,
     IOptions<ChatOptions> options,
     ILogger<ChatCommands> logger)
 {
     private readonly ChatOptions _options = options.Value;
 
-    public void Execute(ChatSession session, string line)
+    /// <summary>Runs one line. Completes synchronously except when another instance must be asked (nicknames, /msg, кто в чате in a cluster).</summary>
+    public ValueTask ExecuteAsync(ChatSession session, string line)
     {
         if (session.Nickname is null)
         {
-            ChooseNickname(session, line);
-            return;
+            return ChooseNicknameAsync(session, line);
         }
         if (session.OwnPrefix is { } prefix && line.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
         {
@@ -35,22 +37,21 @@ internal sealed partial class ChatCommands(
         var text = line.Trim();
         if (text.Length == 0)
         {
-            return; // an empty Enter is not a message
+            return ValueTask.CompletedTask; // an empty Enter is not a message
         }
         if (IsWho(text))
         {
-            Who(session);
-            return;
+            return WhoAsync(session);
         }
         if (IsStop(text))
         {
             Stop(session);
-            return;
+            return ValueTask.CompletedTask;
         }
         if (text[0] != '/')
         {
             Say(session, line);
-            return;
+            return ValueTask.CompletedTask;
         }
 
         var space = text.IndexOf(' ', StringComparison.Ordinal);
@@ -59,11 +60,9 @@ internal sealed partial class ChatCommands(
         switch (command.ToLowerInvariant())
         {
             case "/msg":
-                PrivateMessage(session, argument);
-                break;
+                return PrivateMessageAsync(session, argument);
             case "/nick":
-                Rename(session, argument);
-                break;
+                return RenameAsync(session, argument);
             case "/oper":
                 Oper(session, argument);
                 break;
@@ -77,6 +76,7 @@ internal sealed partial class ChatCommands(
                 session.Send(ServerLines.UnknownCommand(command));
                 break;
         }
+        return ValueTask.CompletedTask;
     }
 
     // "кто в чате" in any case, with or without a question mark; "/who" too.
@@ -88,7 +88,7 @@ internal sealed partial class ChatCommands(
         text.TrimEnd('!', ' ').Equals("стоп", StringComparison.OrdinalIgnoreCase)
         || text.Equals("/stop", StringComparison.OrdinalIgnoreCase);
 
-    private void ChooseNickname(ChatSession session, string line)
+    private async ValueTask ChooseNicknameAsync(ChatSession session, string line)
     {
         var problem = NicknameRules.Validate(line, out var nickname);
         if (problem != NicknameProblem.None)
@@ -96,8 +96,15 @@ internal sealed partial class ChatCommands(
             RefuseNickname(session, ServerLines.NicknameProblemLine(problem));
             return;
         }
+        // The cluster-wide claim first (Redis SET NX; always granted on a single instance), then the room.
+        if (!await backplane.TryClaimNicknameAsync(session, nickname).ConfigureAwait(false))
+        {
+            RefuseNickname(session, ServerLines.NicknameTaken(nickname));
+            return;
+        }
         if (!room.TryJoin(session, nickname))
         {
+            backplane.ReleaseNickname(session, nickname);
             RefuseNickname(session, ServerLines.NicknameTaken(nickname));
             return;
         }
@@ -130,18 +137,30 @@ internal sealed partial class ChatCommands(
         metrics.Broadcast(room.Broadcast(ServerLines.Chat(session.Nickname!, text), sender: session));
     }
 
-    private void Who(ChatSession session)
+    private async ValueTask WhoAsync(ChatSession session)
     {
         var members = room.Members;
-        var nicknames = new string[members.Count];
-        for (var i = 0; i < nicknames.Length; i++)
+        if (!backplane.IsClustered)
         {
-            nicknames[i] = members[i].Nickname!;
+            var nicknames = new string[members.Count];
+            for (var i = 0; i < nicknames.Length; i++)
+            {
+                nicknames[i] = members[i].Nickname!;
+            }
+            session.Send(ServerLines.Who(nicknames));
+            return;
         }
-        session.Send(ServerLines.Who(nicknames));
+        // The whole cluster, everyone in the order they connected; other instances as of their last heartbeat.
+        var remote = await backplane.GetRemoteClientsAsync().ConfigureAwait(false);
+        var everyone = members.Select(m => (m.Nickname!, m.ConnectedAt))
+            .Concat(remote.Where(c => c.Nickname is not null).Select(c => (c.Nickname!, c.ConnectedAt)))
+            .OrderBy(m => m.ConnectedAt)
+            .Select(m => m.Item1)
+            .ToArray();
+        session.Send(ServerLines.Who(everyone));
     }
 
-    private void PrivateMessage(ChatSession session, string argument)
+    private async ValueTask PrivateMessageAsync(ChatSession session, string argument)
     {
         var space = argument.IndexOf(' ', StringComparison.Ordinal);
         if (space <= 0 || argument[(space + 1)..].Trim().Length == 0)
@@ -151,16 +170,21 @@ internal sealed partial class ChatCommands(
         }
         var target = argument[..space];
         var text = argument[(space + 1)..].Trim();
-        var recipient = room.FindByNickname(target);
-        if (recipient is null)
+        var line = ServerLines.Private(session.Nickname!, text);
+        if (room.FindByNickname(target) is { } recipient)
         {
-            session.Send(ServerLines.NoSuchNickname(target));
+            recipient.Send(line);
             return;
         }
-        recipient.Send(ServerLines.Private(session.Nickname!, text));
+        if (await backplane.FindNicknameAsync(target).ConfigureAwait(false) is { } owner)
+        {
+            backplane.Publish(new ClusterMessage(ClusterMessageKind.ToConnection, room.InstanceName, owner.ConnectionId, line), owner.Instance);
+            return;
+        }
+        session.Send(ServerLines.NoSuchNickname(target));
     }
 
-    private void Rename(ChatSession session, string argument)
+    private async ValueTask RenameAsync(ChatSession session, string argument)
     {
         if (argument.Length == 0)
         {
@@ -173,10 +197,24 @@ internal sealed partial class ChatCommands(
             session.Send(ServerLines.NicknameProblemLine(problem));
             return;
         }
-        if (!room.TryRename(session, nickname, out var oldNickname))
+        var changesName = !NicknameRules.Comparer.Equals(nickname, session.Nickname);
+        if (changesName && !await backplane.TryClaimNicknameAsync(session, nickname).ConfigureAwait(false))
         {
             session.Send(ServerLines.NicknameTaken(nickname));
             return;
+        }
+        if (!room.TryRename(session, nickname, out var oldNickname))
+        {
+            if (changesName)
+            {
+                backplane.ReleaseNickname(session, nickname);
+            }
+            session.Send(ServerLines.NicknameTaken(nickname));
+            return;
+        }
+        if (changesName)
+        {
+            backplane.ReleaseNickname(session, oldNickname);
         }
         LogRenamed(session.Id, oldNickname, nickname);
     }

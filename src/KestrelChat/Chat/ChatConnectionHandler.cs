@@ -171,7 +171,11 @@ internal sealed partial class ChatConnectionHandler(
                         session.Send(ServerLines.ControlCharacters);
                         break;
                     default:
-                        commands.Execute(session, text);
+                        var executing = commands.ExecuteAsync(session, text);
+                        if (!executing.IsCompletedSuccessfully)
+                        {
+                            await executing.ConfigureAwait(false); // another instance was asked (cluster)
+                        }
                         break;
                 }
                 if (session.IsClosing)

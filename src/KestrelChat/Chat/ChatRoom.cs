@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using KestrelChat.Cluster;
 using KestrelChat.Protocol;
 
 namespace KestrelChat.Chat;
@@ -10,15 +11,24 @@ namespace KestrelChat.Chat;
 /// walks a plain array with no lock at all; join, leave and rename notices are queued under the
 /// lock so that every member sees them in one consistent order (coalesced under churn: PresenceNotices).
 /// </summary>
-internal sealed class ChatRoom : IDisposable
+internal sealed class ChatRoom : IClusterReceiver, IDisposable
 {
     private readonly ConcurrentDictionary<string, ChatSession> _connections = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ChatSession> _byNickname = new(NicknameRules.Comparer);
     private readonly Lock _membership = new();
     private readonly PresenceNotices _presence;
+    private readonly IChatBackplane _backplane;
     private ChatSession[] _members = [];
 
-    public ChatRoom() => _presence = new PresenceNotices(FlushPresence);
+    public ChatRoom(IChatBackplane backplane)
+    {
+        _backplane = backplane;
+        _presence = new PresenceNotices(FlushPresence, ToCluster);
+        backplane.Attach(this);
+    }
+
+    /// <summary>This instance's name in the cluster (GET /clients "instance").</summary>
+    public string InstanceName => _backplane.InstanceName;
 
     /// <summary>Every open connection, named or not.</summary>
     public ICollection<ChatSession> Connections => _connections.Values;
@@ -39,7 +49,7 @@ internal sealed class ChatRoom : IDisposable
             }
             session.Nickname = nickname;
             var members = Volatile.Read(ref _members);
-            Publish([.. members, session]);
+            SetMembers([.. members, session]);
             session.Send(ServerLines.Welcome(nickname, members.Length + 1));
             _presence.Joined(nickname, members);
             return true;
@@ -61,7 +71,9 @@ internal sealed class ChatRoom : IDisposable
             _byNickname[newNickname] = session;
             session.Nickname = newNickname;
             _presence.Flush(_members); // "bob joined" before "bob is now known as carol"
-            PresenceNotices.SendToAll(_members, ServerLines.Renamed(oldNickname, newNickname));
+            var renamed = ServerLines.Renamed(oldNickname, newNickname);
+            PresenceNotices.SendToAll(_members, renamed);
+            ToCluster(renamed);
             return true;
         }
     }
@@ -82,9 +94,10 @@ internal sealed class ChatRoom : IDisposable
                 return;
             }
             var members = Array.FindAll(Volatile.Read(ref _members), m => m != session);
-            Publish(members);
+            SetMembers(members);
             _presence.Left(nickname, members);
         }
+        _backplane.ReleaseNickname(session, nickname);
     }
 
     public ChatSession? FindByNickname(string nickname)
@@ -95,13 +108,63 @@ internal sealed class ChatRoom : IDisposable
         }
     }
 
-    /// <summary>Queues <paramref name="line"/> (encoded once by the caller) for every member except <paramref name="sender"/>; returns how many.</summary>
+    /// <summary>
+    /// Queues <paramref name="line"/> (encoded once by the caller) for every member except
+    /// <paramref name="sender"/>, here and on the other instances; returns how many here.
+    /// </summary>
     public int Broadcast(byte[] line, ChatSession? sender)
     {
         if (_presence.HasPending)
         {
             FlushPresence(); // members see "bob joined" before bob's first words
         }
+        ToCluster(line);
+        return SendToMembers(line, sender);
+    }
+
+    /// <summary>Queues <paramref name="line"/> for every connection, named or not, here and on the other instances; returns how many here.</summary>
+    public int Announce(byte[] line)
+    {
+        _backplane.Publish(new ClusterMessage(ClusterMessageKind.ToEveryConnection, InstanceName, null, line));
+        return SendToEveryConnection(line);
+    }
+
+    /// <summary>What another instance published: deliver it to the clients here.</summary>
+    public void Deliver(ClusterMessage message)
+    {
+        switch (message.Kind)
+        {
+            case ClusterMessageKind.ToMembers:
+                SendToMembers(message.Line, sender: null);
+                break;
+            case ClusterMessageKind.ToEveryConnection:
+                SendToEveryConnection(message.Line);
+                break;
+            case ClusterMessageKind.ToConnection when message.Target is { } id && _connections.TryGetValue(id, out var recipient):
+                recipient.Send(message.Line);
+                break;
+            case ClusterMessageKind.Kick when message.Target is { } id && _connections.TryGetValue(id, out var kicked):
+                kicked.Close(message.Line, "kicked");
+                break;
+        }
+    }
+
+    private int SendToEveryConnection(byte[] line)
+    {
+        var recipients = 0;
+        foreach (var session in _connections.Values)
+        {
+            if (!session.IsClosing)
+            {
+                session.Send(line);
+                recipients++;
+            }
+        }
+        return recipients;
+    }
+
+    private int SendToMembers(byte[] line, ChatSession? sender)
+    {
         var recipients = 0;
         foreach (var member in Volatile.Read(ref _members))
         {
@@ -133,5 +196,8 @@ internal sealed class ChatRoom : IDisposable
         }
     }
 
-    private void Publish(ChatSession[] members) => Volatile.Write(ref _members, members);
+    private void ToCluster(byte[] line) =>
+        _backplane.Publish(new ClusterMessage(ClusterMessageKind.ToMembers, InstanceName, null, line));
+
+    private void SetMembers(ChatSession[] members) => Volatile.Write(ref _members, members);
 }

@@ -12,7 +12,7 @@ namespace KestrelChat.Chat;
 /// at most about a dozen presence lines a second whatever the churn.
 /// </summary>
 /// <remarks>Not thread-safe: the room calls it under its membership lock, the flush timer included.</remarks>
-internal sealed class PresenceNotices(Action flushFromTimer) : IDisposable
+internal sealed class PresenceNotices(Action flushFromTimer, Action<byte[]> toCluster) : IDisposable
 {
     public const int ImmediatePerWindow = 10;
     public static readonly TimeSpan Window = TimeSpan.FromSeconds(1);
@@ -38,12 +38,12 @@ internal sealed class PresenceNotices(Action flushFromTimer) : IDisposable
     {
         if (_joined.Count > 0)
         {
-            SendToAll(recipients, ServerLines.JoinedMany(_joined));
+            Send(recipients, ServerLines.JoinedMany(_joined));
             _joined.Clear();
         }
         if (_left.Count > 0)
         {
-            SendToAll(recipients, ServerLines.LeftMany(_left));
+            Send(recipients, ServerLines.LeftMany(_left));
             _left.Clear();
         }
         _pending = false;
@@ -76,7 +76,7 @@ internal sealed class PresenceNotices(Action flushFromTimer) : IDisposable
         if (!_pending && _sentInWindow < ImmediatePerWindow)
         {
             _sentInWindow++;
-            SendToAll(recipients, single(nickname));
+            Send(recipients, single(nickname));
             return;
         }
         pending.Add(nickname);
@@ -86,6 +86,13 @@ internal sealed class PresenceNotices(Action flushFromTimer) : IDisposable
             var due = Window - Stopwatch.GetElapsedTime(_windowStart, now);
             _timer.Change(due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
         }
+    }
+
+    /// <summary>To the members here and, through the backplane, to the members on the other instances.</summary>
+    private void Send(ChatSession[] recipients, byte[] line)
+    {
+        SendToAll(recipients, line);
+        toCluster(line);
     }
 
     internal static void SendToAll(ChatSession[] recipients, byte[] line)

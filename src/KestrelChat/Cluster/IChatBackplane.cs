@@ -1,0 +1,48 @@
+using KestrelChat.Admin;
+using KestrelChat.Chat;
+
+namespace KestrelChat.Cluster;
+
+/// <summary>
+/// What crosses instances. <see cref="LocalBackplane"/> is the single-process default (nothing to
+/// cross); <see cref="RedisBackplane"/> joins a cluster through Redis, the way SignalR's Redis
+/// backplane does: every message is serialised once, published once, and each instance delivers
+/// it to its own clients.
+/// </summary>
+internal interface IChatBackplane
+{
+    /// <summary>This instance's name (shown in GET /clients).</summary>
+    string InstanceName { get; }
+
+    /// <summary>True when other instances may exist (Redis configured).</summary>
+    bool IsClustered { get; }
+
+    /// <summary>Where messages from other instances are delivered (the room); set once at start.</summary>
+    void Attach(IClusterReceiver receiver);
+
+    /// <summary>Claims <paramref name="nickname"/> cluster-wide for <paramref name="session"/>; false if another instance holds it.</summary>
+    ValueTask<bool> TryClaimNicknameAsync(ChatSession session, string nickname);
+
+    /// <summary>Gives a nickname back (on leave or rename); fire and forget.</summary>
+    void ReleaseNickname(ChatSession session, string nickname);
+
+    /// <summary>Sends <paramref name="message"/> to the other instances (or to <paramref name="instance"/> only); fire and forget, at most once.</summary>
+    void Publish(ClusterMessage message, string? instance = null);
+
+    /// <summary>Which instance and connection hold <paramref name="nickname"/> elsewhere; null if nobody (or only here).</summary>
+    Task<NicknameOwner?> FindNicknameAsync(string nickname);
+
+    /// <summary>The clients of the other live instances, as they last reported them.</summary>
+    Task<IReadOnlyList<ClientInfo>> GetRemoteClientsAsync();
+}
+
+/// <summary>Receives what other instances published.</summary>
+internal interface IClusterReceiver
+{
+    /// <summary>This instance's open connections (for the heartbeat's client list and nickname renewals).</summary>
+    ICollection<ChatSession> Connections { get; }
+
+    void Deliver(ClusterMessage message);
+}
+
+internal sealed record NicknameOwner(string Instance, string ConnectionId, string Nickname);

@@ -1,0 +1,36 @@
+using KestrelChat.Admin;
+using KestrelChat.Chat;
+using KestrelChat.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace KestrelChat.Cluster;
+
+/// <summary>One process, one chat: nothing crosses, every nickname claim succeeds (the room keeps them unique).</summary>
+internal sealed class LocalBackplane(IOptions<RedisOptions> options) : IChatBackplane, IHostedService
+{
+    public string InstanceName { get; } = options.Value.Instance;
+
+    public bool IsClustered => false;
+
+    public void Attach(IClusterReceiver receiver)
+    {
+    }
+
+    public ValueTask<bool> TryClaimNicknameAsync(ChatSession session, string nickname) => ValueTask.FromResult(true);
+
+    public void ReleaseNickname(ChatSession session, string nickname)
+    {
+    }
+
+    public void Publish(ClusterMessage message, string? instance = null)
+    {
+    }
+
+    public Task<NicknameOwner?> FindNicknameAsync(string nickname) => Task.FromResult<NicknameOwner?>(null);
+
+    public Task<IReadOnlyList<ClientInfo>> GetRemoteClientsAsync() => Task.FromResult<IReadOnlyList<ClientInfo>>([]);
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

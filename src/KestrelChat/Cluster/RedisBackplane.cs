@@ -1,0 +1,281 @@
+using System.Text.Json;
+using KestrelChat.Admin;
+using KestrelChat.Chat;
+using KestrelChat.Hosting;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+using ClientInfo = KestrelChat.Admin.ClientInfo;
+
+namespace KestrelChat.Cluster;
+
+/// <summary>
+/// The cluster through one Redis, as SignalR's Redis backplane does it. Keys and channels, under
+/// "kc:{Chat:Redis:Channel}":
+/// <list type="bullet">
+/// <item>channel ":all" — lines for every instance; channel ":to:{instance}" — for one instance;</item>
+/// <item>":nick:{NICKNAME}" — who holds a nickname ("instance|connection|nickname"), claimed with
+/// SET NX and an expiry the owner keeps renewing, so a crashed instance's nicknames free themselves;</item>
+/// <item>":instances" — a sorted set of live instances by last heartbeat;</item>
+/// <item>":clients:{instance}" — each instance's client list for GET /clients and кто в чате.</item>
+/// </list>
+/// Publishing is fire-and-forget and fails fast while Redis is down: delivery across instances is
+/// at most once, and local chat never waits for Redis.
+/// </summary>
+internal sealed partial class RedisBackplane(
+    IOptions<RedisOptions> options,
+    ILogger<RedisBackplane> logger) : BackgroundService, IChatBackplane
+{
+    private const string RenewScript = """
+        if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+        if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 2 end
+        return 0
+        """;
+
+    private const string ReleaseScript = """
+        if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+        return 0
+        """;
+
+    private readonly RedisOptions _options = options.Value;
+    private readonly string _prefix = $"kc:{options.Value.Channel}";
+    private IClusterReceiver? _receiver;
+    private ConnectionMultiplexer? _redis;
+
+    public string InstanceName => _options.Instance;
+
+    public bool IsClustered => true;
+
+    /// <summary>True while connected to Redis; false means degraded (local chat only).</summary>
+    public bool IsConnected => _redis?.IsConnected == true;
+
+    private TimeSpan ClaimTtl => TimeSpan.FromSeconds(_options.ClaimSeconds);
+
+    private RedisChannel AllChannel => RedisChannel.Literal($"{_prefix}:all");
+
+    public void Attach(IClusterReceiver receiver) => _receiver = receiver;
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var configuration = ConfigurationOptions.Parse(_options.Configuration!);
+        configuration.AbortOnConnectFail = false; // start and serve local clients even if Redis is down
+        configuration.BacklogPolicy = BacklogPolicy.FailFast; // never queue chat lines for later: at most once
+        configuration.ClientName = $"kestrelchat-{InstanceName}";
+        _redis = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
+        _redis.ConnectionFailed += (_, e) => LogRedisDown(e.EndPoint?.ToString(), e.FailureType.ToString());
+        _redis.ConnectionRestored += (_, e) =>
+        {
+            LogRedisBack(e.EndPoint?.ToString());
+            _ = HeartbeatAsync(); // re-claim nicknames and re-list clients at once
+        };
+
+        var subscriber = _redis.GetSubscriber();
+        // ChannelMessageQueue.OnMessage keeps the order of messages; the Action overload would not.
+        (await subscriber.SubscribeAsync(AllChannel).ConfigureAwait(false)).OnMessage(OnMessage);
+        (await subscriber.SubscribeAsync(InstanceChannel(InstanceName)).ConfigureAwait(false)).OnMessage(OnMessage);
+        LogJoinedCluster(InstanceName, _options.Channel, _redis.IsConnected);
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (_redis is { IsConnected: true } redis)
+        {
+            var db = redis.GetDatabase();
+            await Try(Task.WhenAll(
+                db.SortedSetRemoveAsync($"{_prefix}:instances", InstanceName),
+                db.KeyDeleteAsync(ClientsKey(InstanceName)))).ConfigureAwait(false);
+        }
+    }
+
+    public override void Dispose()
+    {
+        _redis?.Dispose();
+        base.Dispose();
+    }
+
+    public async ValueTask<bool> TryClaimNicknameAsync(ChatSession session, string nickname)
+    {
+        var db = _redis!.GetDatabase();
+        var key = NicknameKey(nickname);
+        var value = ClaimValue(session, nickname);
+        try
+        {
+            if (await db.StringSetAsync(key, value, ClaimTtl, When.NotExists).ConfigureAwait(false))
+            {
+                return true;
+            }
+            return await db.StringGetAsync(key).ConfigureAwait(false) == value;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // Redis is down: keep serving. Unique on this instance only until the heartbeat re-claims it.
+            LogClaimedLocally(nickname, ex.Message);
+            return true;
+        }
+    }
+
+    public void ReleaseNickname(ChatSession session, string nickname) => _ = Try(
+        _redis!.GetDatabase().ScriptEvaluateAsync(ReleaseScript, [NicknameKey(nickname)], [ClaimValue(session, nickname)]));
+
+    public void Publish(ClusterMessage message, string? instance)
+    {
+        if (_redis is not { IsConnected: true } redis)
+        {
+            return; // at most once: lines said during an outage stay on this instance
+        }
+        try
+        {
+            redis.GetSubscriber().Publish(instance is null ? AllChannel : InstanceChannel(instance), message.Serialize(), CommandFlags.FireAndForget);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogPublishFailed(ex.Message);
+        }
+    }
+
+    public async Task<NicknameOwner?> FindNicknameAsync(string nickname)
+    {
+        try
+        {
+            var value = (string?)await _redis!.GetDatabase().StringGetAsync(NicknameKey(nickname)).ConfigureAwait(false);
+            return value?.Split('|', 3) is [var instance, var connection, var name] && instance != InstanceName
+                ? new NicknameOwner(instance, connection, name)
+                : null;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return null;
+        }
+    }
+
+    public async Task<IReadOnlyList<ClientInfo>> GetRemoteClientsAsync()
+    {
+        try
+        {
+            var db = _redis!.GetDatabase();
+            var since = DateTimeOffset.UtcNow.Subtract(ClaimTtl).ToUnixTimeMilliseconds();
+            var instances = await db.SortedSetRangeByScoreAsync($"{_prefix}:instances", since).ConfigureAwait(false);
+            var clients = new List<ClientInfo>();
+            foreach (var instance in instances.Select(i => (string)i!).Where(i => i != InstanceName))
+            {
+                foreach (var json in await db.HashValuesAsync(ClientsKey(instance)).ConfigureAwait(false))
+                {
+                    if (JsonSerializer.Deserialize<ClientInfo>((string)json!, JsonSerializerOptions.Web) is { } client)
+                    {
+                        clients.Add(client);
+                    }
+                }
+            }
+            return clients;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogRemoteClientsUnavailable(ex.Message);
+            return [];
+        }
+    }
+
+    /// <summary>Every third of the claim time: say this instance is alive, renew its nicknames, refresh its client list.</summary>
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(ClaimTtl / 3);
+        do
+        {
+            await HeartbeatAsync().ConfigureAwait(false);
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+    }
+
+    private async Task HeartbeatAsync()
+    {
+        if (_redis is not { IsConnected: true } redis)
+        {
+            return;
+        }
+        var db = redis.GetDatabase();
+        var sessions = _receiver?.Connections.ToArray() ?? [];
+        var ttlMs = (long)ClaimTtl.TotalMilliseconds;
+        var renewals = sessions.Where(s => s.Nickname is not null).Select(async s =>
+        {
+            var nickname = s.Nickname!;
+            var result = (long)await db.ScriptEvaluateAsync(RenewScript, [NicknameKey(nickname)], [ClaimValue(s, nickname), ttlMs]).ConfigureAwait(false);
+            if (result == 0)
+            {
+                LogNicknameConflict(nickname, s.Id); // claimed elsewhere while Redis was away
+            }
+        });
+        var clients = sessions.Select(s => new HashEntry(s.Id, JsonSerializer.Serialize(ClientInfo.From(s, InstanceName), JsonSerializerOptions.Web))).ToArray();
+        var key = ClientsKey(InstanceName);
+        var tasks = new List<Task>(renewals)
+        {
+            db.SortedSetAddAsync($"{_prefix}:instances", InstanceName, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()),
+            ReplaceHashAsync(db, key, clients),
+        };
+        await Try(Task.WhenAll(tasks)).ConfigureAwait(false);
+    }
+
+    private async Task ReplaceHashAsync(IDatabase db, RedisKey key, HashEntry[] clients)
+    {
+        var transaction = db.CreateTransaction();
+        _ = transaction.KeyDeleteAsync(key);
+        if (clients.Length > 0)
+        {
+            _ = transaction.HashSetAsync(key, clients);
+        }
+        _ = transaction.KeyExpireAsync(key, ClaimTtl);
+        await transaction.ExecuteAsync().ConfigureAwait(false);
+    }
+
+    private void OnMessage(ChannelMessage message)
+    {
+        if (ClusterMessage.Deserialize(((byte[])message.Message!).AsSpan()) is { } parsed && parsed.Origin != InstanceName)
+        {
+            _receiver?.Deliver(parsed);
+        }
+    }
+
+    private RedisChannel InstanceChannel(string instance) => RedisChannel.Literal($"{_prefix}:to:{instance}");
+
+    private RedisKey NicknameKey(string nickname) => $"{_prefix}:nick:{nickname.ToUpperInvariant()}";
+
+    private RedisKey ClientsKey(string instance) => $"{_prefix}:clients:{instance}";
+
+    private string ClaimValue(ChatSession session, string nickname) => $"{InstanceName}|{session.Id}|{nickname}";
+
+    private async Task Try(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogRedisCallFailed(ex.Message);
+        }
+    }
+
+    [LoggerMessage(LogLevel.Information, "Instance {Instance} joined chat cluster '{Channel}' through Redis (connected: {Connected})")]
+    private partial void LogJoinedCluster(string instance, string channel, bool connected);
+
+    [LoggerMessage(LogLevel.Warning, "Redis unreachable ({EndPoint}, {Failure}): serving local clients only; lines are not crossing instances until it is back")]
+    private partial void LogRedisDown(string? endPoint, string failure);
+
+    [LoggerMessage(LogLevel.Information, "Redis connection restored ({EndPoint}): the cluster is whole again")]
+    private partial void LogRedisBack(string? endPoint);
+
+    [LoggerMessage(LogLevel.Warning, "Redis unreachable: nickname {Nickname} is unique on this instance only until Redis is back ({Error})")]
+    private partial void LogClaimedLocally(string nickname, string error);
+
+    [LoggerMessage(LogLevel.Warning, "Nickname {Nickname} (connection {ConnectionId}) was claimed on another instance while Redis was unreachable")]
+    private partial void LogNicknameConflict(string nickname, string connectionId);
+
+    [LoggerMessage(LogLevel.Warning, "Publishing to Redis failed: {Error}")]
+    private partial void LogPublishFailed(string error);
+
+    [LoggerMessage(LogLevel.Warning, "Other instances' clients are unavailable: {Error}")]
+    private partial void LogRemoteClientsUnavailable(string error);
+
+    [LoggerMessage(LogLevel.Debug, "A Redis call failed: {Error}")]
+    private partial void LogRedisCallFailed(string error);
+}

@@ -1,0 +1,67 @@
+using Microsoft.Extensions.Options;
+
+namespace KestrelChat.Hosting;
+
+/// <summary>The "Chat:Redis" section: one chat across several instances through a Redis backplane.</summary>
+public sealed class RedisOptions
+{
+    public const string Section = "Chat:Redis";
+
+    /// <summary>
+    /// A StackExchange.Redis configuration string, e.g. "redis:6379" or "host:6379,password=…,ssl=true".
+    /// Default unset (an empty value counts as unset): a single instance, no Redis needed.
+    /// </summary>
+    public string? Configuration { get; set; }
+
+    /// <summary>The cluster's name: instances with the same channel are one chat. Default "kestrelchat".</summary>
+    public string Channel { get; set; } = "kestrelchat";
+
+    /// <summary>
+    /// This instance's name in the cluster, shown in GET /clients. Default: the machine name (a
+    /// container's hostname under Docker). Must differ between instances.
+    /// </summary>
+    public string? InstanceName { get; set; }
+
+    /// <summary>
+    /// Seconds a nickname claim (and this instance's client list) lives in Redis unless renewed.
+    /// Default 15; the owner renews every third of it, so a crashed instance's nicknames free
+    /// themselves within this time.
+    /// </summary>
+    public int ClaimSeconds { get; set; } = 15;
+
+    internal bool Enabled => !string.IsNullOrWhiteSpace(Configuration);
+
+    internal string Instance => string.IsNullOrWhiteSpace(InstanceName) ? Environment.MachineName : InstanceName;
+}
+
+internal sealed class RedisOptionsValidator : IValidateOptions<RedisOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RedisOptions options)
+    {
+        var failures = new List<string>();
+        if (options.Enabled)
+        {
+            try
+            {
+                StackExchange.Redis.ConfigurationOptions.Parse(options.Configuration!);
+            }
+            catch (ArgumentException ex)
+            {
+                failures.Add($"Chat:Redis:Configuration is not a valid StackExchange.Redis configuration string: {ex.Message}");
+            }
+        }
+        if (string.IsNullOrWhiteSpace(options.Channel) || options.Channel.Contains(':', StringComparison.Ordinal))
+        {
+            failures.Add($"Chat:Redis:Channel must be a non-empty name without ':'; it is '{options.Channel}'.");
+        }
+        if (options.Instance.Contains(':', StringComparison.Ordinal) || options.Instance.Contains('|', StringComparison.Ordinal))
+        {
+            failures.Add($"Chat:Redis:InstanceName must not contain ':' or '|'; it is '{options.Instance}'.");
+        }
+        if (options.ClaimSeconds is < 3 or > 3600)
+        {
+            failures.Add($"Chat:Redis:ClaimSeconds must be 3–3600; it is {options.ClaimSeconds}.");
+        }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}
