@@ -1,6 +1,7 @@
 using KestrelChat.Chat;
 using KestrelChat.Cluster;
 using KestrelChat.Hosting;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace KestrelChat.Admin;
 
@@ -11,10 +12,18 @@ internal static class AdminEndpoints
     {
         var api = app.MapGroup("").RequireAuthorization().WithTags("Chat");
 
-        api.MapGet("/clients", async (ChatRoom room, IChatBackplane backplane, ClientScope scope = ClientScope.Cluster) =>
+        api.MapGet("/clients", async Task<Results<Ok<ClientInfo[]>, ValidationProblem>> (ChatRoom room, IChatBackplane backplane, string? scope) =>
             {
+                var localOnly = string.Equals(scope, "local", StringComparison.OrdinalIgnoreCase);
+                if (!localOnly && scope is not null && !string.Equals(scope, "cluster", StringComparison.OrdinalIgnoreCase))
+                {
+                    return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+                    {
+                        ["scope"] = ["scope is 'cluster' (the default: every instance) or 'local' (this instance only)."],
+                    });
+                }
                 var local = room.Connections.Select(s => ClientInfo.From(s, room.InstanceName));
-                var remote = scope == ClientScope.Local ? [] : await backplane.GetRemoteClientsAsync();
+                var remote = localOnly ? [] : await backplane.GetRemoteClientsAsync();
                 return TypedResults.Ok(local.Concat(remote).OrderBy(c => c.ConnectedAt).ToArray());
             })
             .WithName("GetClients")
@@ -41,16 +50,6 @@ internal static class AdminEndpoints
         api.MapOperatorEndpoints();
         return app;
     }
-}
-
-/// <summary>Which clients GET /clients lists.</summary>
-public enum ClientScope
-{
-    /// <summary>Every instance of the cluster (the default; the same as Local without Redis).</summary>
-    Cluster,
-
-    /// <summary>This instance only.</summary>
-    Local,
 }
 
 /// <summary>The body of POST /stop's 202.</summary>

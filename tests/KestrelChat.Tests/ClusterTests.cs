@@ -1,0 +1,196 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using KestrelChat.Tests.Infrastructure;
+
+namespace KestrelChat.Tests;
+
+/// <summary>
+/// Two KestrelChat instances (two real Kestrels in this process) sharing one real redis-server:
+/// one chat across instances, and what happens when Redis goes away and comes back.
+/// </summary>
+public sealed class ClusterTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(10); // deadline for "the other instance has reported"
+    private readonly string _channel = $"test{Guid.NewGuid():N}"[..16];
+    private RedisServer _redis = null!;
+    private ChatServer _a = null!;
+    private ChatServer _b = null!;
+
+    public async Task InitializeAsync()
+    {
+        _redis = await RedisServer.StartAsync();
+        _a = Instance("A");
+        _b = Instance("B");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _a.DisposeAsync();
+        await _b.DisposeAsync();
+        await _redis.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_line_from_a_client_on_A_reaches_a_client_on_B_and_back()
+    {
+        await using var alice = await _a.JoinAsync("alice");
+        await using var bob = await _b.JoinAsync("bob");
+
+        Assert.Equal("* bob joined the chat.", await alice.ReadLineAsync());
+        await alice.SendLineAsync("привет, bob");
+        // bob may or may not see "alice joined" first: it raced his own join on B.
+        Assert.Equal("alice: привет, bob", (await bob.ReadLineUntilAsync(l => !l.StartsWith('*'))).Line);
+        await bob.SendLineAsync("hi alice");
+        Assert.Equal("bob: hi alice", await alice.ReadLineAsync());
+        await bob.SendLineAsync("/quit");
+        Assert.Equal("* bob left the chat.", await alice.ReadLineAsync());
+    }
+
+    [Fact]
+    public async Task A_nickname_taken_on_A_is_refused_on_B_regardless_of_case_and_freed_when_its_owner_leaves()
+    {
+        var alice = await _a.JoinAsync("alice");
+        await using var other = await _b.ConnectAsync();
+        await other.ReadBytesAsync(4);
+
+        await other.SendLineAsync("ALICE");
+        Assert.Equal("! The nickname 'ALICE' is taken. Choose another one.", await other.ReadLineAsync());
+
+        await alice.DisposeAsync();
+        await WaitUntilAsync(async () =>
+        {
+            await other.SendLineAsync("ALICE");
+            var (line, _) = await other.ReadLineUntilAsync(l => l.StartsWith("! The nickname", StringComparison.Ordinal) || l.StartsWith("* Welcome", StringComparison.Ordinal));
+            return line.StartsWith("* Welcome, ALICE!", StringComparison.Ordinal);
+        });
+    }
+
+    [Fact]
+    public async Task Clients_and_who_show_the_whole_cluster_each_client_with_its_instance()
+    {
+        await using var alice = await _a.JoinAsync("alice");
+        await using var bob = await _b.JoinAsync("bob");
+        using var adminA = _a.Admin();
+
+        var clients = await WaitForAsync(async () => await adminA.GetFromJsonAsync<JsonElement[]>("/clients"), c => c!.Length == 2);
+
+        Assert.Equal([("alice", "A"), ("bob", "B")],
+            clients!.Select(c => (c.GetProperty("nickname").GetString(), c.GetProperty("instance").GetString())));
+        var local = await adminA.GetFromJsonAsync<JsonElement[]>("/clients?scope=local");
+        Assert.Equal(["alice"], local!.Select(c => c.GetProperty("nickname").GetString()));
+        await alice.SendLineAsync("кто в чате");
+        Assert.Equal("* In the chat (2): alice, bob", (await alice.ReadLineUntilAsync(l => l.StartsWith("* In the chat", StringComparison.Ordinal))).Line);
+    }
+
+    [Fact]
+    public async Task Private_messages_announcements_and_kicks_by_id_cross_instances()
+    {
+        await using var alice = await _a.JoinAsync("alice");
+        await using var bob = await _b.JoinAsync("bob");
+        await alice.ReadLineAsync(); // bob joined
+        using var adminA = _a.Admin();
+
+        await alice.SendLineAsync("/msg bob только тебе");
+        Assert.Equal("alice (private): только тебе", (await bob.ReadLineUntilAsync(l => !l.StartsWith('*'))).Line);
+
+        (await adminA.PostAsJsonAsync("/broadcast", new { text = "restart at 22:00" })).EnsureSuccessStatusCode();
+        Assert.Equal("* Announcement: restart at 22:00", await alice.ReadLineAsync());
+        Assert.Equal("* Announcement: restart at 22:00", await bob.ReadLineAsync());
+
+        var clients = await WaitForAsync(async () => await adminA.GetFromJsonAsync<JsonElement[]>("/clients"), c => c!.Length == 2);
+        var bobId = clients!.Single(c => c.GetProperty("nickname").GetString() == "bob").GetProperty("id").GetString();
+        (await adminA.DeleteAsync($"/clients/{bobId}?reason=spam")).EnsureSuccessStatusCode();
+        Assert.Equal(["! You were disconnected by an operator: spam"], await bob.ReadToEndAsync());
+        Assert.Equal("* bob left the chat.", await alice.ReadLineAsync());
+    }
+
+    [Fact]
+    public async Task With_Redis_down_local_chat_goes_on_health_is_Degraded_and_delivery_across_resumes_when_it_is_back()
+    {
+        await using var alice = await _a.JoinAsync("alice");
+        await using var carol = await _a.JoinAsync("carol");
+        await using var bob = await _b.JoinAsync("bob");
+        await alice.ReadLineUntilAsync(l => l == "* bob joined the chat.");
+        using var adminA = _a.Admin();
+        using var adminB = _b.Admin();
+
+        await _redis.StopAsync();
+
+        await WaitForAsync(() => adminA.GetStringAsync("/health"), h => h == "Degraded");
+        Assert.Equal("Healthy", await adminA.GetStringAsync("/health/ready")); // still serving its own clients
+        await alice.SendLineAsync("redis is down, carol");
+        Assert.Equal("alice: redis is down, carol", (await carol.ReadLineUntilAsync(l => l.StartsWith("alice", StringComparison.Ordinal))).Line);
+
+        await _redis.StartAgainAsync();
+
+        await WaitForAsync(() => adminA.GetStringAsync("/health"), h => h == "Healthy");
+        await WaitForAsync(() => adminB.GetStringAsync("/health"), h => h == "Healthy");
+        // At most once: what was said during the outage stays on A; new lines cross again.
+        await WaitUntilAsync(async () =>
+        {
+            await alice.SendLineAsync("back");
+            try
+            {
+                await bob.ReadLineUntilAsync(l => l == "alice: back", TimeSpan.FromSeconds(1));
+                return true;
+            }
+            catch (TimeoutException)
+            {
+                return false;
+            }
+        });
+    }
+
+    [Fact]
+    public async Task The_nicknames_and_clients_of_a_crashed_instance_free_themselves()
+    {
+        using var adminA = _a.Admin();
+        await using var other = await _a.ConnectAsync();
+        await other.ReadBytesAsync(4);
+        await using (var crashing = ServerProcess.Start(
+            ("Chat__Redis__Configuration", _redis.Configuration), ("Chat__Redis__Channel", _channel),
+            ("Chat__Redis__InstanceName", "C"), ("Chat__Redis__ClaimSeconds", "3")))
+        {
+            var (chat, _) = await crashing.WaitUntilListeningAsync(TimeSpan.FromSeconds(30));
+            await using var zed = await ChatTestClient.JoinAsync(chat, "zed");
+            await other.SendLineAsync("zed");
+            Assert.Equal("! The nickname 'zed' is taken. Choose another one.", (await other.ReadLineUntilAsync(l => l.StartsWith('!'))).Line);
+            await WaitForAsync(async () => await adminA.GetFromJsonAsync<JsonElement[]>("/clients"), c => c!.Length == 2);
+        } // SIGKILL: C says no goodbye and releases nothing
+
+        // Nobody renews C's claim: within Chat:Redis:ClaimSeconds (3 s) "zed" is free and C's list is gone.
+        await WaitUntilAsync(async () =>
+        {
+            await other.SendLineAsync("zed");
+            var (line, _) = await other.ReadLineUntilAsync(l => l.StartsWith("! The nickname", StringComparison.Ordinal) || l.StartsWith("* Welcome", StringComparison.Ordinal));
+            return line.StartsWith("* Welcome, zed!", StringComparison.Ordinal);
+        });
+        var clients = await WaitForAsync(async () => await adminA.GetFromJsonAsync<JsonElement[]>("/clients"), c => c!.Length == 1);
+        Assert.Equal("A", clients![0].GetProperty("instance").GetString());
+    }
+
+    private ChatServer Instance(string name) => ChatServer.Start(
+        ("Chat:Redis:Configuration", _redis.Configuration),
+        ("Chat:Redis:Channel", _channel),
+        ("Chat:Redis:InstanceName", name),
+        ("Chat:Redis:ClaimSeconds", "3"));
+
+    /// <summary>Reads until <paramref name="done"/>, polling every 50 ms, failing at the deadline.</summary>
+    private static async Task<T> WaitForAsync<T>(Func<Task<T>> read, Func<T, bool> done)
+    {
+        var until = DateTime.UtcNow + Heartbeat;
+        using var poll = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
+        while (true)
+        {
+            var value = await read();
+            if (done(value))
+            {
+                return value;
+            }
+            Assert.True(DateTime.UtcNow < until, $"still {value} after {Heartbeat}");
+            await poll.WaitForNextTickAsync();
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> attempt) => await WaitForAsync(attempt, ok => ok);
+}
