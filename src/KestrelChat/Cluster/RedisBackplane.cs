@@ -81,10 +81,10 @@ internal sealed partial class RedisBackplane(
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         if (_redis is { IsConnected: true } redis)
         {
-            var db = redis.GetDatabase();
-            await Try(Task.WhenAll(
-                db.SortedSetRemoveAsync($"{_prefix}:instances", InstanceName),
-                db.KeyDeleteAsync(ClientsKey(InstanceName)))).ConfigureAwait(false);
+            // Leave the cluster's lists at once rather than when the entries expire.
+            await Try(() => Task.WhenAll(
+                redis.GetDatabase().SortedSetRemoveAsync($"{_prefix}:instances", InstanceName),
+                redis.GetDatabase().KeyDeleteAsync(ClientsKey(InstanceName)))).ConfigureAwait(false);
         }
     }
 
@@ -107,7 +107,7 @@ internal sealed partial class RedisBackplane(
             }
             return await db.StringGetAsync(key).ConfigureAwait(false) == value;
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (IsRedisFailure(ex))
         {
             // Redis is down: keep serving. Unique on this instance only until the heartbeat re-claims it.
             LogClaimedLocally(nickname, ex.Message);
@@ -115,7 +115,7 @@ internal sealed partial class RedisBackplane(
         }
     }
 
-    public void ReleaseNickname(ChatSession session, string nickname) => _ = Try(
+    public void ReleaseNickname(ChatSession session, string nickname) => _ = Try(() =>
         _redis!.GetDatabase().ScriptEvaluateAsync(ReleaseScript, [NicknameKey(nickname)], [ClaimValue(session, nickname)]));
 
     public void Publish(ClusterMessage message, string? instance)
@@ -128,7 +128,7 @@ internal sealed partial class RedisBackplane(
         {
             redis.GetSubscriber().Publish(instance is null ? AllChannel : InstanceChannel(instance), message.Serialize(), CommandFlags.FireAndForget);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (IsRedisFailure(ex))
         {
             LogPublishFailed(ex.Message);
         }
@@ -143,7 +143,7 @@ internal sealed partial class RedisBackplane(
                 ? new NicknameOwner(instance, connection, name)
                 : null;
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (IsRedisFailure(ex))
         {
             return null;
         }
@@ -169,7 +169,7 @@ internal sealed partial class RedisBackplane(
             }
             return clients;
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (IsRedisFailure(ex))
         {
             LogRemoteClientsUnavailable(ex.Message);
             return [];
@@ -187,7 +187,10 @@ internal sealed partial class RedisBackplane(
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
     }
 
-    private async Task HeartbeatAsync()
+    /// <summary>Never throws: a failed heartbeat is retried on the next tick (a throwing BackgroundService would stop the host).</summary>
+    private Task HeartbeatAsync() => Try(HeartbeatCoreAsync);
+
+    private async Task HeartbeatCoreAsync()
     {
         if (_redis is not { IsConnected: true } redis)
         {
@@ -212,7 +215,7 @@ internal sealed partial class RedisBackplane(
             db.SortedSetAddAsync($"{_prefix}:instances", InstanceName, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()),
             ReplaceHashAsync(db, key, clients),
         };
-        await Try(Task.WhenAll(tasks)).ConfigureAwait(false);
+        await Task.WhenAll(tasks).ConfigureAwait(false);
     }
 
     private async Task ReplaceHashAsync(IDatabase db, RedisKey key, HashEntry[] clients)
@@ -235,6 +238,8 @@ internal sealed partial class RedisBackplane(
         }
     }
 
+    private static bool IsRedisFailure(Exception ex) => ex is RedisException or TimeoutException or ObjectDisposedException;
+
     private RedisChannel InstanceChannel(string instance) => RedisChannel.Literal($"{_prefix}:to:{instance}");
 
     private RedisKey NicknameKey(string nickname) => $"{_prefix}:nick:{nickname.ToUpperInvariant()}";
@@ -243,13 +248,14 @@ internal sealed partial class RedisBackplane(
 
     private string ClaimValue(ChatSession session, string nickname) => $"{InstanceName}|{session.Id}|{nickname}";
 
-    private async Task Try(Task task)
+    /// <summary>Runs a Redis call whose failure must not matter to the chat (Redis away, or the process stopping).</summary>
+    private async Task Try(Func<Task> call)
     {
         try
         {
-            await task.ConfigureAwait(false);
+            await call().ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        catch (Exception ex) when (IsRedisFailure(ex))
         {
             LogRedisCallFailed(ex.Message);
         }
