@@ -125,7 +125,10 @@ internal sealed class ChatRoom : IClusterReceiver, IDisposable
     /// <summary>Queues <paramref name="line"/> for every connection, named or not, here and on the other instances; returns how many here.</summary>
     public int Announce(byte[] line)
     {
-        _backplane.Publish(new ClusterMessage(ClusterMessageKind.ToEveryConnection, InstanceName, null, line));
+        if (_backplane.IsClustered)
+        {
+            _backplane.Publish(new ClusterMessage(ClusterMessageKind.ToEveryConnection, InstanceName, null, line));
+        }
         return SendToEveryConnection(line);
     }
 
@@ -196,8 +199,13 @@ internal sealed class ChatRoom : IClusterReceiver, IDisposable
         }
     }
 
-    private void ToCluster(byte[] line) =>
-        _backplane.Publish(new ClusterMessage(ClusterMessageKind.ToMembers, InstanceName, null, line));
+    private void ToCluster(byte[] line)
+    {
+        if (_backplane.IsClustered) // a single instance skips even building the message
+        {
+            _backplane.Publish(new ClusterMessage(ClusterMessageKind.ToMembers, InstanceName, null, line));
+        }
+    }
 
     private void SetMembers(ChatSession[] members) => Volatile.Write(ref _members, members);
 }
