@@ -13,6 +13,7 @@ namespace KestrelChat.Admin;
 /// <param name="MessagesIn">Lines received from the client (nickname and commands included).</param>
 /// <param name="MessagesOut">Lines written to the client.</param>
 /// <param name="IsOperator">Whether the client may stop the server.</param>
+/// <param name="Tls">Whether the client came through the TLS listener (Chat:Tls:Port).</param>
 public sealed record ClientInfo(
     string Id,
     string? Nickname,
@@ -23,7 +24,8 @@ public sealed record ClientInfo(
     long BytesOut,
     long MessagesIn,
     long MessagesOut,
-    bool IsOperator)
+    bool IsOperator,
+    bool Tls)
 {
     internal static ClientInfo From(ChatSession session) => new(
         session.Id,
@@ -35,5 +37,6 @@ public sealed record ClientInfo(
         session.BytesOut,
         session.MessagesIn,
         session.MessagesOut,
-        session.IsOperator);
+        session.IsOperator,
+        session.IsTls);
 }
