@@ -1,5 +1,8 @@
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
 using System.Text;
 
 namespace KestrelChat.Client;
@@ -7,7 +10,8 @@ namespace KestrelChat.Client;
 /// <summary>
 /// One session with the chat server: a receive pump (socket → stdout) and a send pump
 /// (stdin → socket). Each runs on its own; the session ends when the receive pump sees the
-/// server close, because only the server knows when the chat is over.
+/// server close, because only the server knows when the chat is over. With --tls the same session
+/// runs through an <see cref="SslStream"/>.
 /// </summary>
 internal sealed class ChatConnection : IAsyncDisposable
 {
@@ -15,7 +19,7 @@ internal sealed class ChatConnection : IAsyncDisposable
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false);
 
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream; // the NetworkStream, or the SslStream over it; owns the socket
     private readonly string? _nick;
 
     // The nickname (receive pump), stdin lines (send pump) and Ctrl+C's /quit may write at the same time.
@@ -31,21 +35,68 @@ internal sealed class ChatConnection : IAsyncDisposable
     // that LF ends the greeting line, so it is swallowed with it rather than printed as an empty line.
     private bool _greetingLineOpen;
 
-    private ChatConnection(Socket socket, string? nick)
+    private ChatConnection(Socket socket, Stream stream, string? nick)
     {
         _socket = socket;
-        _stream = new NetworkStream(socket, ownsSocket: true);
+        _stream = stream;
         _nick = nick;
     }
+
+    /// <summary>The server certificate's SHA-256 fingerprint ("AB:CD:…", as openssl prints it); null without TLS.</summary>
+    public string? ServerCertificateFingerprint => (_stream as SslStream)?.RemoteCertificate?.GetCertHash(HashAlgorithmName.SHA256) is { } hash
+        ? BitConverter.ToString(hash).Replace('-', ':')
+        : null;
 
     /// <summary>The 4 bytes the server sends first, without a newline.</summary>
     private static ReadOnlySpan<byte> Greeting => "NICK"u8;
 
     /// <summary>
-    /// Resolves <paramref name="host"/> and tries each address in turn (IPv6 and IPv4 alike).
-    /// Throws the last <see cref="SocketException"/> when none accepts.
+    /// Resolves <paramref name="host"/> and tries each address in turn (IPv6 and IPv4 alike), then, with
+    /// <paramref name="tls"/>, runs the TLS handshake. Throws the last <see cref="SocketException"/> when no
+    /// address accepts, and <see cref="TlsHandshakeException"/> when the handshake fails.
     /// </summary>
-    public static async Task<ChatConnection> ConnectAsync(string host, int port, string? nick, CancellationToken cancellationToken)
+    public static async Task<ChatConnection> ConnectAsync(string host, int port, string? nick, TlsMode tls, CancellationToken cancellationToken)
+    {
+        Socket socket = await ConnectSocketAsync(host, port, cancellationToken).ConfigureAwait(false);
+        var stream = new NetworkStream(socket, ownsSocket: true);
+        if (tls == TlsMode.Off)
+        {
+            return new ChatConnection(socket, stream, nick);
+        }
+
+        var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+        SslPolicyErrors certificateErrors = SslPolicyErrors.None;
+        try
+        {
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = host,
+                RemoteCertificateValidationCallback = (_, _, _, errors) =>
+                {
+                    // --insecure: accept whatever certificate the server shows (a self-signed one on a test VM);
+                    // the user asked for it, and Program prints the fingerprint to compare with the server's log.
+                    certificateErrors = errors;
+                    return tls == TlsMode.Insecure || errors == SslPolicyErrors.None;
+                },
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is AuthenticationException or IOException)
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            throw new TlsHandshakeException(tls == TlsMode.Verify && certificateErrors != SslPolicyErrors.None
+                ? $"the server's certificate is not trusted here ({certificateErrors}). For a self-signed certificate, use --insecure and compare the fingerprint it prints with the server's log"
+                : $"{ex.Message} Is {port} the server's TLS port (Chat:Tls:Port), not the plain one?", ex);
+        }
+        catch
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return new ChatConnection(socket, ssl, nick);
+    }
+
+    private static async Task<Socket> ConnectSocketAsync(string host, int port, CancellationToken cancellationToken)
     {
         IPAddress[] addresses = await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
         SocketException? lastError = null;
@@ -55,7 +106,7 @@ internal sealed class ChatConnection : IAsyncDisposable
             try
             {
                 await socket.ConnectAsync(address, port, cancellationToken).ConfigureAwait(false);
-                return new ChatConnection(socket, nick);
+                return socket;
             }
             catch (SocketException ex)
             {
@@ -182,10 +233,15 @@ internal sealed class ChatConnection : IAsyncDisposable
             if (!_sendClosed)
             {
                 _sendClosed = true;
+                if (_stream is SslStream ssl)
+                {
+                    await ssl.ShutdownAsync().ConfigureAwait(false); // TLS close_notify before the TCP FIN
+                }
+
                 _socket.Shutdown(SocketShutdown.Send);
             }
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        catch (Exception ex) when (ex is SocketException or IOException or ObjectDisposedException)
         {
             // Already gone: the receive pump reports how it ended.
         }
@@ -224,7 +280,7 @@ internal sealed class ChatConnection : IAsyncDisposable
         }
     }
 
-    public ValueTask DisposeAsync() => _stream.DisposeAsync(); // owns the socket
+    public ValueTask DisposeAsync() => _stream.DisposeAsync(); // owns the socket (through the NetworkStream)
 
     private async Task OnGreetedAsync(bool sendNick)
     {
@@ -236,3 +292,6 @@ internal sealed class ChatConnection : IAsyncDisposable
         _greeted.TrySetResult();
     }
 }
+
+/// <summary>The TLS handshake failed; the message says why in the user's terms.</summary>
+internal sealed class TlsHandshakeException(string message, Exception inner) : Exception(message, inner);

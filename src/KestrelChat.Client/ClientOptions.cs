@@ -3,18 +3,22 @@ using System.Globalization;
 
 namespace KestrelChat.Client;
 
-/// <summary>The command line: where to connect and, optionally, which nickname to claim.</summary>
-internal sealed record ClientOptions(string Host, int Port, string? Nick, bool ShowHelp)
+/// <summary>The command line: where to connect, whether through TLS, and, optionally, which nickname to claim.</summary>
+internal sealed record ClientOptions(string Host, int Port, string? Nick, bool ShowHelp, TlsMode Tls = TlsMode.Off)
 {
     public const string DefaultHost = "127.0.0.1";
     public const int DefaultPort = 55555;
 
     public const string Usage = """
-        Usage: KestrelChat.Client [--host HOST] [--port PORT] [--nick NAME]
+        Usage: KestrelChat.Client [--host HOST] [--port PORT] [--nick NAME] [--tls [--insecure]]
 
           --host HOST   server name or IP address (default 127.0.0.1)
-          --port PORT   chat port (default 55555)
+          --port PORT   chat port (default 55555; the server's TLS port with --tls)
           --nick NAME   nickname to claim; without it, the first line you type is the nickname
+          --tls         connect through TLS (the server's Chat:Tls:Port); the certificate must be
+                        trusted by this machine and name HOST
+          --insecure    with --tls: accept any certificate (a self-signed one for testing); its
+                        SHA-256 fingerprint is printed so you can compare it with the server's log
           --help        show this help
 
         Every line you type is sent to the chat. /quit (or Ctrl+C) leaves.
@@ -32,6 +36,7 @@ internal sealed record ClientOptions(string Host, int Port, string? Nick, bool S
         string host = DefaultHost;
         int port = DefaultPort;
         string? nick = null;
+        bool tls = false, insecure = false;
         options = null;
 
         for (int i = 0; i < args.Count; i++)
@@ -42,6 +47,13 @@ internal sealed record ClientOptions(string Host, int Port, string? Nick, bool S
                 options = new ClientOptions(host, port, nick, ShowHelp: true);
                 error = null;
                 return true;
+            }
+
+            if (name is "--tls" or "--insecure")
+            {
+                tls |= name == "--tls";
+                insecure |= name == "--insecure";
+                continue;
             }
 
             if (name is not ("--host" or "--port" or "--nick"))
@@ -80,8 +92,22 @@ internal sealed record ClientOptions(string Host, int Port, string? Nick, bool S
             }
         }
 
-        options = new ClientOptions(host, port, nick, ShowHelp: false);
+        if (insecure && !tls)
+        {
+            error = "--insecure only makes sense with --tls";
+            return false;
+        }
+
+        options = new ClientOptions(host, port, nick, ShowHelp: false, !tls ? TlsMode.Off : insecure ? TlsMode.Insecure : TlsMode.Verify);
         error = null;
         return true;
     }
+}
+
+/// <summary>How the client talks to the server: plain TCP, TLS with the certificate checked, or TLS accepting any certificate.</summary>
+internal enum TlsMode
+{
+    Off,
+    Verify,
+    Insecure,
 }

@@ -47,11 +47,16 @@ internal static class Program
         ChatConnection connection;
         try
         {
-            connection = await ChatConnection.ConnectAsync(options.Host, options.Port, options.Nick, interrupted.Token).ConfigureAwait(false);
+            connection = await ChatConnection.ConnectAsync(options.Host, options.Port, options.Nick, options.Tls, interrupted.Token).ConfigureAwait(false);
         }
         catch (SocketException ex)
         {
             await Console.Error.WriteLineAsync($"cannot connect to {Endpoint(options)}: {Describe(ex)}").ConfigureAwait(false);
+            return 1;
+        }
+        catch (TlsHandshakeException ex)
+        {
+            await Console.Error.WriteLineAsync($"TLS handshake with {Endpoint(options)} failed: {ex.Message}").ConfigureAwait(false);
             return 1;
         }
         catch (OperationCanceledException)
@@ -61,6 +66,11 @@ internal static class Program
 
         await using (connection.ConfigureAwait(false))
         {
+            if (options.Tls == TlsMode.Insecure)
+            {
+                await Console.Error.WriteLineAsync($"warning: --insecure: the server's certificate was not checked; its SHA-256 fingerprint is {connection.ServerCertificateFingerprint}").ConfigureAwait(false);
+            }
+
             Task<int> receive = connection.ReceiveAsync(Console.Out, Console.Error);
 
             // Console.In blocks a thread in ReadLine, so the send pump gets one of its own. It is never

@@ -7,7 +7,8 @@ using Microsoft.Extensions.Options;
 using Serilog;
 using Serilog.Events;
 
-// KestrelChat: one process, one Kestrel, two listeners — the chat on raw TCP and the admin API on HTTP.
+// KestrelChat: one process, one Kestrel, two listeners — the chat on raw TCP and the admin API on HTTP
+// (plus, with Chat:Tls:Port set, the same chat over TLS).
 // See docs/architecture.md for the data path.
 var builder = WebApplication.CreateBuilder(args);
 
@@ -20,10 +21,12 @@ builder.Services.AddSerilog((services, logger) => logger
     .WriteTo.Console(formatProvider: CultureInfo.InvariantCulture, outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}"));
 
 builder.Services.AddOptions<ChatOptions>().BindConfiguration(ChatOptions.Section).ValidateOnStart();
+builder.Services.AddOptions<ChatTlsOptions>().BindConfiguration(ChatTlsOptions.Section).ValidateOnStart();
 builder.Services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section).ValidateOnStart();
 builder.Services.AddOptions<ChatLimitsOptions>().BindConfiguration(ChatLimitsOptions.Section).ValidateOnStart();
 builder.Services.AddSingleton<IValidateOptions<ChatOptions>, ChatOptionsValidator>();
 builder.Services.AddSingleton<IValidateOptions<ChatLimitsOptions>, ChatLimitsOptionsValidator>();
+builder.Services.AddSingleton<IValidateOptions<ChatTlsOptions>, ChatTlsOptionsValidator>();
 builder.Services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
 
 // Chat idle connections must not hold the stop up: each closes within CloseFlushTimeout.

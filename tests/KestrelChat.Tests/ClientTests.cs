@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using KestrelChat.Tests.Infrastructure;
 
@@ -12,16 +13,7 @@ public sealed class ClientTests
     {
         await using var server = ChatServer.Start();
         await using var bob = await server.JoinAsync("bob");
-        var clientDll = Path.Combine(AppContext.BaseDirectory, "KestrelChat.Client.dll");
-        var info = new ProcessStartInfo("dotnet", [clientDll, "--host", "127.0.0.1", "--port", server.ChatEndPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--nick", "алиса"])
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardInputEncoding = new UTF8Encoding(false),
-        };
-        using var client = Process.Start(info)!;
+        using var client = StartClient("--host", "127.0.0.1", "--port", Port(server.ChatEndPoint.Port), "--nick", "алиса");
         var output = client.StandardOutput.ReadToEndAsync();
 
         Assert.Equal("* алиса joined the chat.", await bob.ReadLineAsync(TimeSpan.FromSeconds(30)));
@@ -42,4 +34,68 @@ public sealed class ClientTests
         Assert.Contains("* Server is shutting down. Bye!", printed, StringComparison.Ordinal);
         Assert.DoesNotContain("NICK", printed, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task With_tls_and_insecure_the_client_chats_through_TLS_and_shows_the_certificate_fingerprint()
+    {
+        using var certificate = TestCertificate.Create();
+        await using var server = ChatServer.Start(certificate.PfxSettings);
+        await using var bob = await server.JoinAsync("bob");
+        using var client = StartClient("--port", Port(server.ChatTlsEndPoint.Port), "--tls", "--insecure", "--nick", "алиса");
+        var output = client.StandardOutput.ReadToEndAsync();
+        var errors = client.StandardError.ReadToEndAsync();
+
+        Assert.Equal("* алиса joined the chat.", await bob.ReadLineAsync(TimeSpan.FromSeconds(30)));
+        await client.StandardInput.WriteLineAsync("привет через TLS");
+        await client.StandardInput.FlushAsync();
+        Assert.Equal("алиса: привет через TLS", await bob.ReadLineAsync());
+        await bob.SendLineAsync("и тебе привет");
+        await bob.SendLineAsync("/who"); // answered after bob's line went out to алиса, so her leaving cannot overtake it
+        await bob.ReadLineUntilAsync(l => l.StartsWith("* In the chat", StringComparison.Ordinal));
+        client.StandardInput.Close(); // end of input: the client says goodbye (close_notify, FIN) and the server closes
+
+        Assert.Equal("* алиса left the chat.", await bob.ReadLineAsync(TimeSpan.FromSeconds(10)));
+        await client.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, client.ExitCode);
+        Assert.Contains("* Welcome, алиса!", await output, StringComparison.Ordinal);
+        Assert.Contains("bob: и тебе привет", await output, StringComparison.Ordinal);
+        var fingerprint = BitConverter.ToString(certificate.Certificate.GetCertHash(System.Security.Cryptography.HashAlgorithmName.SHA256)).Replace('-', ':');
+        Assert.Contains($"SHA-256 fingerprint is {fingerprint}", await errors, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task With_tls_the_client_refuses_a_certificate_this_machine_does_not_trust()
+    {
+        using var certificate = TestCertificate.Create();
+        await using var server = ChatServer.Start(certificate.PfxSettings);
+        using var client = StartClient("--port", Port(server.ChatTlsEndPoint.Port), "--tls", "--nick", "алиса");
+        var errors = client.StandardError.ReadToEndAsync();
+
+        await client.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(1, client.ExitCode);
+        Assert.Contains($"TLS handshake with 127.0.0.1:{server.ChatTlsEndPoint.Port} failed: the server's certificate is not trusted here",
+            await errors, StringComparison.Ordinal);
+        Assert.Contains("use --insecure", await errors, StringComparison.Ordinal);
+        using var admin = server.Admin();
+        Assert.Equal("[]", await admin.GetStringAsync("/clients"));
+    }
+
+    private static Process StartClient(params string[] args)
+    {
+        var clientDll = Path.Combine(AppContext.BaseDirectory, "KestrelChat.Client.dll");
+        var info = new ProcessStartInfo("dotnet", [clientDll, .. args])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+            StandardInputEncoding = new UTF8Encoding(false),
+        };
+        return Process.Start(info)!;
+    }
+
+    private static string Port(int port) => port.ToString(CultureInfo.InvariantCulture);
 }

@@ -10,7 +10,7 @@ internal sealed class ChatListenerHealthCheck(KestrelEndpoints endpoints, ChatSh
     {
         var result = endpoints.Chat is not { } chat ? HealthCheckResult.Unhealthy("The chat listener is not bound.")
             : shutdown.IsStopping ? HealthCheckResult.Unhealthy("The server is stopping.")
-            : HealthCheckResult.Healthy($"Chat accepting on {chat}.");
+            : HealthCheckResult.Healthy(endpoints.ChatTls is { } tls ? $"Chat accepting on {chat}, TLS on {tls}." : $"Chat accepting on {chat}.");
         return Task.FromResult(result);
     }
 }

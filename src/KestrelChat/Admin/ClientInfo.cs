@@ -14,6 +14,7 @@ namespace KestrelChat.Admin;
 /// <param name="MessagesOut">Lines written to the client.</param>
 /// <param name="IsOperator">Whether the client may stop the server.</param>
 /// <param name="Instance">The KestrelChat instance the client is connected to (Chat:Redis:InstanceName).</param>
+/// <param name="Tls">Whether the client came through the TLS listener (Chat:Tls:Port).</param>
 public sealed record ClientInfo(
     string Id,
     string? Nickname,
@@ -25,7 +26,8 @@ public sealed record ClientInfo(
     long MessagesIn,
     long MessagesOut,
     bool IsOperator,
-    string Instance)
+    string Instance,
+    bool Tls)
 {
     internal static ClientInfo From(ChatSession session, string instance) => new(
         session.Id,
@@ -38,5 +40,6 @@ public sealed record ClientInfo(
         session.MessagesIn,
         session.MessagesOut,
         session.IsOperator,
-        instance);
+        instance,
+        session.IsTls);
 }

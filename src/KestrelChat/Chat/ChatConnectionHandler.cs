@@ -40,6 +40,7 @@ internal sealed partial class ChatConnectionHandler(
             metrics.Refused(limit!);
             LogRefused(connection.ConnectionId, connection.RemoteEndPoint?.ToString(), Encoding.UTF8.GetString(refusal).TrimEnd());
             await connection.Transport.Output.WriteAsync(refusal).ConfigureAwait(false);
+            await TlsClose.SendCloseNotifyAsync(connection).ConfigureAwait(false);
             await connection.Transport.Output.CompleteAsync().ConfigureAwait(false);
             return;
         }
@@ -201,7 +202,9 @@ internal sealed partial class ChatConnectionHandler(
                 continue;
             }
 
-            if (session.Nickname is null && !session.Unframed && buffer.Length > 0)
+            // The lesson client speaks plain TCP only; over TLS its RST-after-acknowledgement close could not
+            // count the bytes on the wire, so TLS clients always speak in lines.
+            if (session.Nickname is null && !session.Unframed && !session.IsTls && buffer.Length > 0)
             {
                 unframed.Arm(); // part of a nickname and no LF yet: the lesson client, if silence follows
             }

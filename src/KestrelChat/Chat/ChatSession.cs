@@ -31,6 +31,8 @@ internal sealed class ChatSession
         IsOperator = isOperator;
         RemoteEndPoint = connection.RemoteEndPoint as IPEndPoint;
         LocalEndPoint = connection.LocalEndPoint as IPEndPoint;
+        // Kestrel's TLS middleware (the Chat:Tls listener) adds this feature once the handshake is done.
+        IsTls = connection.Features.Get<ITlsHandshakeFeature>() is not null;
     }
 
     /// <summary>Kestrel's connection id; the same id appears in the logs and in GET /clients.</summary>
@@ -41,6 +43,9 @@ internal sealed class ChatSession
     public IPEndPoint? LocalEndPoint { get; }
 
     public DateTimeOffset ConnectedAt { get; } = DateTimeOffset.UtcNow;
+
+    /// <summary>True on the Chat:Tls listener: the client speaks through TLS, the chat itself is the same.</summary>
+    public bool IsTls { get; }
 
     /// <summary>Null until the client has chosen a nickname. Changed only under the room's lock.</summary>
     public string? Nickname
@@ -159,6 +164,7 @@ internal sealed class ChatSession
                 Interlocked.Add(ref _bytesOut, bytes);
                 Interlocked.Add(ref _messagesOut, messages);
             }).ConfigureAwait(false);
+            await TlsClose.SendCloseNotifyAsync(_connection).ConfigureAwait(false); // all is flushed; TLS only
         }
         catch (Exception ex) when (ex is IOException or ConnectionAbortedException or ConnectionResetException or OperationCanceledException)
         {

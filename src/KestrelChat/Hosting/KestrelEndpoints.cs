@@ -1,4 +1,6 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using KestrelChat.Chat;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -7,21 +9,27 @@ using Microsoft.Extensions.Options;
 namespace KestrelChat.Hosting;
 
 /// <summary>
-/// Binds Kestrel's two listeners: the chat (raw TCP through <see cref="ChatConnectionHandler"/>) and
-/// the admin API (HTTP/1.1). Keeps the listen options so the bound ports, including ones Kestrel
-/// chose for port 0, can be read back and logged.
+/// Binds Kestrel's listeners: the chat (raw TCP through <see cref="ChatConnectionHandler"/>), the same
+/// chat over TLS when Chat:Tls:Port is set, and the admin API (HTTP/1.1). Keeps the listen options so the
+/// bound ports, including ones Kestrel chose for port 0, can be read back and logged.
 /// </summary>
 internal sealed partial class KestrelEndpoints(
     IOptions<ChatOptions> chat,
+    IOptions<ChatTlsOptions> tls,
     IOptions<AdminOptions> admin,
     IHostApplicationLifetime lifetime,
     ILogger<KestrelEndpoints> logger)
 {
     private ListenOptions? _chatListener;
+    private ListenOptions? _tlsListener;
     private ListenOptions? _adminListener;
+    private X509Certificate2? _certificate; // Kestrel serves it for the process's lifetime
 
     /// <summary>The chat's bound endpoint, once Kestrel has started.</summary>
     public IPEndPoint? Chat => lifetime.ApplicationStarted.IsCancellationRequested ? _chatListener?.IPEndPoint : null;
+
+    /// <summary>The TLS chat's bound endpoint, once Kestrel has started; null when Chat:Tls:Port is unset.</summary>
+    public IPEndPoint? ChatTls => lifetime.ApplicationStarted.IsCancellationRequested ? _tlsListener?.IPEndPoint : null;
 
     /// <summary>The admin API's bound endpoint, once Kestrel has started.</summary>
     public IPEndPoint? Admin => lifetime.ApplicationStarted.IsCancellationRequested ? _adminListener?.IPEndPoint : null;
@@ -41,6 +49,17 @@ internal sealed partial class KestrelEndpoints(
             listen.UseConnectionHandler<ChatConnectionHandler>();
             _chatListener = listen;
         });
+        if (tls.Value is { Port: { } tlsPort } tlsOptions)
+        {
+            _certificate = tlsOptions.LoadCertificate(); // checked at start by ChatTlsOptionsValidator
+            kestrel.Listen(chatOptions.BindIPAddress, tlsPort, listen =>
+            {
+                // Connection middleware runs in the order added: TLS first, so the handler reads and writes plain text.
+                listen.UseHttps(_certificate);
+                listen.UseConnectionHandler<ChatConnectionHandler>();
+                _tlsListener = listen;
+            });
+        }
         kestrel.Listen(adminOptions.EndPoint, listen =>
         {
             listen.Protocols = HttpProtocols.Http1;
@@ -52,6 +71,10 @@ internal sealed partial class KestrelEndpoints(
     private void LogBound()
     {
         LogChatListening(Chat?.ToString());
+        if (_certificate is not null)
+        {
+            LogChatTlsListening(ChatTls?.ToString(), _certificate.Subject, _certificate.NotAfter, Sha256Fingerprint(_certificate));
+        }
         LogAdminListening($"http://{Admin}", admin.Value.HasApiKey);
         if (!admin.Value.HasApiKey)
         {
@@ -62,6 +85,13 @@ internal sealed partial class KestrelEndpoints(
 
     [LoggerMessage(LogLevel.Information, "Chat listening on tcp://{ChatEndPoint}")]
     private partial void LogChatListening(string? chatEndPoint);
+
+    /// <summary>"AB:CD:…", as <c>openssl x509 -noout -fingerprint -sha256</c> prints it, for clients to compare.</summary>
+    private static string Sha256Fingerprint(X509Certificate2 certificate) =>
+        string.Join(':', certificate.GetCertHash(HashAlgorithmName.SHA256).Select(b => b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture)));
+
+    [LoggerMessage(LogLevel.Information, "Chat (TLS) listening on tls://{ChatTlsEndPoint} (certificate {Subject}, valid until {NotAfter:yyyy-MM-dd}, SHA-256 {Fingerprint})")]
+    private partial void LogChatTlsListening(string? chatTlsEndPoint, string subject, DateTime notAfter, string fingerprint);
 
     [LoggerMessage(LogLevel.Information, "Admin API listening on {AdminUrl} (Swagger UI at /swagger; API key required: {KeyRequired})")]
     private partial void LogAdminListening(string adminUrl, bool keyRequired);

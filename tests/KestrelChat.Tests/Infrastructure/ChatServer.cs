@@ -42,6 +42,9 @@ public sealed class ChatServer : WebApplicationFactory<Program>
 
     public IPEndPoint ChatEndPoint => Reachable(Endpoints.Chat ?? throw new InvalidOperationException("The chat listener is not bound."));
 
+    /// <summary>The TLS chat listener (Chat:Tls:Port); throws when the server has none.</summary>
+    public IPEndPoint ChatTlsEndPoint => Reachable(Endpoints.ChatTls ?? throw new InvalidOperationException("The TLS chat listener is not bound (Chat:Tls:Port unset)."));
+
     public Uri AdminUri => new($"http://{Reachable(Endpoints.Admin!)}");
 
     public IHostApplicationLifetime Lifetime => Services.GetRequiredService<IHostApplicationLifetime>();

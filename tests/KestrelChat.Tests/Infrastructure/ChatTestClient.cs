@@ -1,11 +1,14 @@
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace KestrelChat.Tests.Infrastructure;
 
 /// <summary>
-/// A chat client on a real TCP socket, like nc: writes raw bytes or lines, reads lines.
+/// A chat client on a real TCP socket, like nc (or, through TLS, like openssl s_client): writes raw bytes or lines, reads lines.
 /// Every read waits for its event with a deadline (never a fixed sleep) and, on timeout, says what did arrive.
 /// </summary>
 public sealed class ChatTestClient : IAsyncDisposable
@@ -13,14 +16,14 @@ public sealed class ChatTestClient : IAsyncDisposable
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
 
     private readonly TcpClient _tcp;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream; // the socket's NetworkStream, or an SslStream over it
     private readonly List<byte> _pending = [];
     private readonly byte[] _chunk = new byte[64 * 1024];
 
-    private ChatTestClient(TcpClient tcp)
+    private ChatTestClient(TcpClient tcp, Stream stream)
     {
         _tcp = tcp;
-        _stream = tcp.GetStream();
+        _stream = stream;
     }
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)_tcp.Client.LocalEndPoint!;
@@ -33,17 +36,52 @@ public sealed class ChatTestClient : IAsyncDisposable
     {
         var tcp = new TcpClient(endPoint.AddressFamily) { NoDelay = true };
         await tcp.ConnectAsync(endPoint.Address, endPoint.Port);
-        return new ChatTestClient(tcp);
+        return new ChatTestClient(tcp, tcp.GetStream());
     }
 
-    /// <summary>Connects, answers NICK with <paramref name="nickname"/> and reads the welcome line.</summary>
-    public static async Task<ChatTestClient> JoinAsync(IPEndPoint endPoint, string nickname)
+    /// <summary>
+    /// Connects and runs the TLS handshake, trusting only <paramref name="serverCertificate"/> (compared by its
+    /// SHA-256 hash): a self-signed certificate pinned, as a client of a test VM would.
+    /// </summary>
+    public static async Task<ChatTestClient> ConnectTlsAsync(IPEndPoint endPoint, X509Certificate2 serverCertificate)
     {
-        var client = await ConnectAsync(endPoint);
-        Assert.Equal("NICK", await client.ReadBytesAsync(4));
-        await client.SendLineAsync(nickname);
-        Assert.StartsWith($"* Welcome, {nickname}!", await client.ReadLineAsync(), StringComparison.Ordinal);
-        return client;
+        var tcp = new TcpClient(endPoint.AddressFamily) { NoDelay = true };
+        await tcp.ConnectAsync(endPoint.Address, endPoint.Port);
+        var ssl = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false);
+        try
+        {
+            var expected = serverCertificate.GetCertHash(HashAlgorithmName.SHA256);
+            using var deadline = new CancellationTokenSource(DefaultTimeout);
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = "localhost",
+                RemoteCertificateValidationCallback = (_, presented, _, _) =>
+                    presented is not null && presented.GetCertHash(HashAlgorithmName.SHA256).AsSpan().SequenceEqual(expected),
+            }, deadline.Token);
+            return new ChatTestClient(tcp, ssl);
+        }
+        catch
+        {
+            await ssl.DisposeAsync();
+            tcp.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The negotiated TLS version; null on a plain connection.</summary>
+    public System.Security.Authentication.SslProtocols? TlsProtocol => (_stream as SslStream)?.SslProtocol;
+
+    /// <summary>Connects, answers NICK with <paramref name="nickname"/> and reads the welcome line.</summary>
+    public static async Task<ChatTestClient> JoinAsync(IPEndPoint endPoint, string nickname) =>
+        await (await ConnectAsync(endPoint)).JoinAsAsync(nickname);
+
+    /// <summary>On a fresh connection: answers NICK with <paramref name="nickname"/> and reads the welcome line.</summary>
+    public async Task<ChatTestClient> JoinAsAsync(string nickname)
+    {
+        Assert.Equal("NICK", await ReadBytesAsync(4));
+        await SendLineAsync(nickname);
+        Assert.StartsWith($"* Welcome, {nickname}!", await ReadLineAsync(), StringComparison.Ordinal);
+        return this;
     }
 
     public Task SendLineAsync(string line) => SendAsync(Encoding.UTF8.GetBytes(line + "\n"));
@@ -114,10 +152,10 @@ public sealed class ChatTestClient : IAsyncDisposable
         return [.. text.Split('\n', StringSplitOptions.RemoveEmptyEntries)];
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
+        await _stream.DisposeAsync();
         _tcp.Dispose();
-        return ValueTask.CompletedTask;
     }
 
     private async Task<bool> FillAsync(object waitingFor, CancellationToken deadline)
