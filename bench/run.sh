@@ -5,8 +5,9 @@
 #   bench/run.sh                 every workload, 3 runs each
 #   bench/run.sh -n 1 room paced only these, 1 run each
 #
-# Each run gets a fresh server process on a free port, so its peak RSS is its own. Runs alternate
-# between the two servers; each row of the table is the median run (by the workload's own figure).
+# Each run gets a fresh server process on a free port, so its peak RSS is its own, and a warm-up
+# load before the measured one. Runs alternate between the two servers; each row of the table is
+# the median run (by the workload's own figure).
 # Reports and server logs stay in bench/publish/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,7 @@ declare -A LOAD=(
   [storm]="--clients 10000 --senders 1 --messages 5"                 # everyone connects at once
 )
 ALL=(room crowd paced storm)
+WARMUP="--clients 50 --senders 5 --messages 4000"
 runs=3
 if [[ ${1:-} == -n ]]; then runs=$2; shift 2; fi
 workloads=("$@")
@@ -39,6 +41,7 @@ ulimit -n "$(ulimit -Hn)"   # 10,000 clients: 10,000 sockets in the generator, a
 results=$out/results
 rm -rf "$results" && mkdir -p "$results"
 
+# shellcheck disable=SC2086 # WARMUP and LOAD hold several arguments each
 for w in "${workloads[@]}"; do
   for run in $(seq "$runs"); do
     for server in reference kestrelchat; do
@@ -47,7 +50,11 @@ for w in "${workloads[@]}"; do
       if [[ $server == kestrelchat ]]; then program=$out/server/KestrelChat.dll; else program=$out/relay; fi
       start_server "$server" "$port" "$name.log" "$program"
       echo "== $w on $server, run $run of $runs: ${LOAD[$w]}" >&2
-      # shellcheck disable=SC2086 # LOAD holds several arguments
+      # Warm-up: a long-running server runs JIT-optimized (tier-1) code; a fresh one would spend the
+      # first second of a run compiling. Same for both servers; peak RSS includes it.
+      "$out/loadgen/KestrelChat.LoadGen" $WARMUP --port "$port" --timeout-seconds 30 >/dev/null \
+        || echo "warm-up on $server failed" >&2
+      sleep 1   # tier-1 compilation happens in the background
       "$out/loadgen/KestrelChat.LoadGen" ${LOAD[$w]} --port "$port" --server-pid "$server_pid" \
         --timeout-seconds 30 --json >"$name.json" || true
       stop_server
