@@ -5,8 +5,8 @@
 #   bench/run.sh                 every workload, 3 runs each
 #   bench/run.sh -n 1 room paced only these, 1 run each
 #
-# Each run gets a fresh server process on a free port, so its peak RSS is its own, and a warm-up
-# load before the measured one. Runs alternate between the two servers; each row of the table is
+# Each run gets a fresh server process on a free port, so its peak RSS is its own, and (except
+# storm) a warm-up load before the measured one. Runs alternate between the two servers; each row of the table is
 # the median run (by the workload's own figure).
 # Reports and server logs stay in bench/publish/results/.
 set -euo pipefail
@@ -20,7 +20,7 @@ declare -A LOAD=(
   [storm]="--clients 10000 --senders 1 --messages 5"                 # everyone connects at once
 )
 ALL=(room crowd paced storm)
-WARMUP="--clients 50 --senders 5 --messages 4000"
+WARMUP="--clients 100 --senders 10 --messages 2000"   # one room-sized load before each measured one
 runs=3
 if [[ ${1:-} == -n ]]; then runs=$2; shift 2; fi
 workloads=("$@")
@@ -41,6 +41,7 @@ ulimit -n "$(ulimit -Hn)"   # 10,000 clients: 10,000 sockets in the generator, a
 results=$out/results
 rm -rf "$results" && mkdir -p "$results"
 
+load_start=$(cut -d' ' -f1 /proc/loadavg)
 # shellcheck disable=SC2086 # WARMUP and LOAD hold several arguments each
 for w in "${workloads[@]}"; do
   for run in $(seq "$runs"); do
@@ -51,10 +52,13 @@ for w in "${workloads[@]}"; do
       start_server "$server" "$port" "$name.log" "$program"
       echo "== $w on $server, run $run of $runs: ${LOAD[$w]}" >&2
       # Warm-up: a long-running server runs JIT-optimized (tier-1) code; a fresh one would spend the
-      # first second of a run compiling. Same for both servers; peak RSS includes it.
-      "$out/loadgen/KestrelChat.LoadGen" $WARMUP --port "$port" --timeout-seconds 30 >/dev/null \
-        || echo "warm-up on $server failed" >&2
-      sleep 1   # tier-1 compilation happens in the background
+      # first second of a run compiling. Same for both servers; peak RSS includes it. Not for storm:
+      # that is the reconnect storm after a restart, on a cold server, and its peak RSS is its own.
+      if [[ $w != storm ]]; then
+        "$out/loadgen/KestrelChat.LoadGen" $WARMUP --port "$port" --timeout-seconds 30 >/dev/null \
+          || echo "warm-up on $server failed" >&2
+        sleep 1   # tier-1 compilation happens in the background
+      fi
       "$out/loadgen/KestrelChat.LoadGen" ${LOAD[$w]} --port "$port" --server-pid "$server_pid" \
         --timeout-seconds 30 --json >"$name.json" || true
       stop_server
@@ -63,12 +67,18 @@ for w in "${workloads[@]}"; do
   done
 done
 
+# The machine, for the record: these figures mean little without it.
+echo "Machine: $(nproc) × $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+  "$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM, Linux $(uname -r)," \
+  ".NET $(dotnet --list-runtimes | awk '/NETCore.App/ {v = $2} END {print v}'); load average $load_start at the start," \
+  "$(cut -d' ' -f1 /proc/loadavg) at the end; $runs runs per workload and server, median shown."
+echo
 python3 - "$results" "$runs" "${workloads[@]}" <<'PY'
 import json, sys
 results, runs, workloads = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-# Each workload's own figure: the median run by it is the run shown.
-KEY = {"room": ("deliveriesPerSecond", -1), "crowd": ("deliveriesPerSecond", -1),
-       "paced": ("latencyP99Ms", 1), "storm": ("connectSeconds", 1)}
+# Each workload's own figure, best first: the median run by it is the run shown.
+KEY = {"room": lambda r: -r["deliveriesPerSecond"], "crowd": lambda r: -r["deliveriesPerSecond"],
+       "paced": lambda r: r["latencyP99Ms"], "storm": lambda r: (-r["readyClients"], r["connectSeconds"])}
 
 def median_run(w, server):
     reports = []
@@ -83,8 +93,7 @@ def median_run(w, server):
             print(f"{w} on {server}: FAILED run: " + "; ".join(r["errors"] or [f"lost {r['lost']}"]), file=sys.stderr)
     if not reports:
         return None, 0
-    key, sign = KEY[w]
-    reports.sort(key=lambda r: sign * r[key])
+    reports.sort(key=KEY[w])
     return reports[(len(reports) - 1) // 2], sum(not r["ok"] for r in reports)
 
 def ms(v): return f"{v:.2f} ms"

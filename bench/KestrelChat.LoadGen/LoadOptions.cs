@@ -14,8 +14,8 @@ internal sealed record LoadOptions
           --clients C                clients that connect and name themselves (default 100)
           --senders S                how many of them send (default 10; 0..C)
           --messages M               messages each sender sends (default 2000)
-          --bytes B                  bytes per message as typed, without LF (default 64; 1..4000;
-                                     at least the ~30-byte header "SENDER SEQ TICKS")
+          --bytes B                  bytes per message as typed, without LF (default 64; 1..4000);
+                                     never less than its header "SENDER SEQ MICROS" (15-40 bytes)
           --rate R                   messages per second per sender; 0 = as fast as possible (default 0)
           --connect-concurrency N    handshakes in flight at once; 0 = all clients at once (default 0)
           --timeout-seconds T        limit for the connect phase and again for the message phase (default 60)
