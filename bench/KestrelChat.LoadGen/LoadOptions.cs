@@ -1,0 +1,117 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+
+namespace KestrelChat.LoadGen;
+
+/// <summary>The command line: where the server is and what load to put on it.</summary>
+internal sealed record LoadOptions
+{
+    public const string Usage = """
+        Usage: KestrelChat.LoadGen [options]
+
+          --host HOST                server address (default 127.0.0.1)
+          --port PORT                chat port (default 55555)
+          --clients C                clients that connect and name themselves (default 100)
+          --senders S                how many of them send (default 10; 0..C)
+          --messages M               messages each sender sends (default 2000)
+          --bytes B                  bytes per message as typed, without LF (default 64; 1..4000);
+                                     never less than its header "SENDER SEQ MICROS" (15-40 bytes)
+          --rate R                   messages per second per sender; 0 = as fast as possible (default 0)
+          --connect-concurrency N    handshakes in flight at once; 0 = all clients at once (default 0)
+          --timeout-seconds T        limit for the connect phase and again for the message phase (default 60)
+          --server-pid PID           the server's process on this machine: report its peak RSS and CPU
+          --json                     print the report as one JSON object instead of text
+          --help                     show this help
+
+        Exit code: 0 when every client received every message in order; 1 on loss, disorder,
+        a failed client or a timeout; 2 on a bad command line.
+        """;
+
+    public string Host { get; init; } = "127.0.0.1";
+
+    public int Port { get; init; } = 55555;
+
+    public int Clients { get; init; } = 100;
+
+    public int Senders { get; init; } = 10;
+
+    public int Messages { get; init; } = 2000;
+
+    public int Bytes { get; init; } = 64;
+
+    public double Rate { get; init; }
+
+    public int ConnectConcurrency { get; init; }
+
+    public int TimeoutSeconds { get; init; } = 60;
+
+    public int? ServerPid { get; init; }
+
+    public bool Json { get; init; }
+
+    public bool ShowHelp { get; init; }
+
+    /// <summary>Parses <paramref name="args"/>; never throws (a bad command line is a usage error).</summary>
+    public static bool TryParse(IReadOnlyList<string> args, [NotNullWhen(true)] out LoadOptions? options, [NotNullWhen(false)] out string? error)
+    {
+        var o = new LoadOptions();
+        options = null;
+        for (var i = 0; i < args.Count; i++)
+        {
+            var name = args[i];
+            if (name is "--help" or "-h" or "--json")
+            {
+                o = name == "--json" ? o with { Json = true } : o with { ShowHelp = true };
+                continue;
+            }
+            if (i + 1 >= args.Count)
+            {
+                error = name.StartsWith("--", StringComparison.Ordinal) ? $"{name} needs a value" : $"unknown argument '{name}'";
+                return false;
+            }
+            var value = args[++i];
+            var number = 0;
+            var parsed = name is "--host" or "--rate" || int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out number);
+            if (!parsed)
+            {
+                error = $"{name} needs a whole number, not '{value}'";
+                return false;
+            }
+            switch (name)
+            {
+                case "--host": o = o with { Host = value }; break;
+                case "--port": o = o with { Port = number }; break;
+                case "--clients": o = o with { Clients = number }; break;
+                case "--senders": o = o with { Senders = number }; break;
+                case "--messages": o = o with { Messages = number }; break;
+                case "--bytes": o = o with { Bytes = number }; break;
+                case "--connect-concurrency": o = o with { ConnectConcurrency = number }; break;
+                case "--timeout-seconds": o = o with { TimeoutSeconds = number }; break;
+                case "--server-pid": o = o with { ServerPid = number }; break;
+                case "--rate" when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) && rate >= 0:
+                    o = o with { Rate = rate };
+                    break;
+                case "--rate":
+                    error = $"--rate needs a number of messages per second, 0 or more, not '{value}'";
+                    return false;
+                default:
+                    error = $"unknown argument '{name}'";
+                    return false;
+            }
+        }
+        error = o.Validate();
+        options = error is null ? o : null;
+        return error is null;
+    }
+
+    private string? Validate() => this switch
+    {
+        { Host.Length: 0 } => "--host must not be empty",
+        { Port: < 1 or > 65535 } => "--port must be 1..65535",
+        { Clients: < 1 } => "--clients must be at least 1",
+        _ when Senders > Clients => "--senders must be 0..clients",
+        { Bytes: < 1 or > 4000 } => "--bytes must be 1..4000 (KestrelChat's line limit is 4096 bytes)",
+        { TimeoutSeconds: < 1 } => "--timeout-seconds must be at least 1",
+        _ => null,
+    };
+}

@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace KestrelChat.LoadGen;
+
+/// <summary>
+/// One benchmark run: connect every client (the barrier: each one has its welcome, so each one is
+/// in the chat), then the timed phase: the senders send, every other client receives, until every
+/// expected message is in or the timeout passes.
+/// </summary>
+internal static class LoadRun
+{
+    public static async Task<RunReport> RunAsync(LoadOptions o)
+    {
+        var server = new IPEndPoint(await ResolveAsync(o.Host).ConfigureAwait(false), o.Port);
+        var timeout = TimeSpan.FromSeconds(o.TimeoutSeconds);
+        using var latency = new LatencyRecorder();
+        // Nicknames unique to this run, so a run right after another never finds its names still taken.
+        var prefix = $"lg{Random.Shared.Next(36 * 36 * 36):x}.";
+        // Big buffers mean few receive calls; 64 MiB in all keeps 10,000 clients affordable.
+        var bufferBytes = Math.Max(Math.Clamp(64 * 1024 * 1024 / o.Clients, 4096, 64 * 1024), 4 * (o.Bytes + 64));
+        var clients = new BenchClient[o.Clients];
+        for (var i = 0; i < clients.Length; i++)
+        {
+            var expected = (long)(o.Senders - (i < o.Senders ? 1 : 0)) * o.Messages; // everything but its own
+            clients[i] = new BenchClient(server, i, prefix + i, expected, o.Senders, bufferBytes, latency);
+        }
+
+        try
+        {
+            var connectStart = RunClock.Microseconds;
+            var runs = new Task[clients.Length];
+            var allReady = await Finishes(ConnectAllAsync(clients, runs, o.ConnectConcurrency), timeout).ConfigureAwait(false)
+                && clients.All(c => c.Ready.Result);
+            var connectSeconds = RunClock.Seconds(connectStart, allReady ? clients.Max(c => c.ReadyMicroseconds) : RunClock.Microseconds);
+            if (!allReady)
+            {
+                foreach (var client in clients.Where(c => !c.Ready.IsCompleted))
+                {
+                    client.Fail($"not in the chat after {o.TimeoutSeconds} s: {client.Stage}");
+                }
+                // No message phase, but the peak RSS of a storm still counts.
+                return Report(o, clients, latency, connectSeconds, new Phase(0, ReadServer(o), null, 0),
+                    $"not every client was in the chat within {o.TimeoutSeconds} s");
+            }
+            var phase = await SendAndReceiveAsync(o, clients, runs, timeout).ConfigureAwait(false);
+            return Report(o, clients, latency, connectSeconds, phase,
+                phase.Finished ? null : $"not every message arrived within {o.TimeoutSeconds} s");
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                client.Dispose();
+            }
+        }
+    }
+
+    /// <summary>The timed phase: every sender starts at once; it ends when every client has all it expects (or the timeout).</summary>
+    private static async Task<Phase> SendAndReceiveAsync(LoadOptions o, BenchClient[] clients, Task[] runs, TimeSpan timeout)
+    {
+        var serverBefore = ReadServer(o);
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var start = RunClock.Microseconds;
+        for (var i = 0; i < o.Senders; i++)
+        {
+            // Paced senders are spread over one period, so the server sees a steady stream, not bursts.
+            var offset = o.Rate > 0 ? TimeSpan.FromSeconds(i / o.Rate / o.Senders) : TimeSpan.Zero;
+            _ = clients[i].SendMessagesAsync(o.Messages, o.Bytes, o.Rate, offset);
+        }
+        var finished = await Finishes(Task.WhenAll(runs), timeout).ConfigureAwait(false);
+
+        var wall = RunClock.Seconds(start, RunClock.Microseconds);
+        var loadGenCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds / wall * 100;
+        var serverAfter = ReadServer(o);
+        double? serverCpu = serverBefore is null || serverAfter is null ? null : (serverAfter.CpuTime - serverBefore.CpuTime).TotalSeconds / wall * 100;
+        var lastDelivery = clients.Max(c => c.LastDeliveryMicroseconds);
+        var seconds = lastDelivery > start ? RunClock.Seconds(start, lastDelivery) : wall;
+        return new Phase(seconds, serverAfter, serverCpu, loadGenCpu) { Finished = finished };
+    }
+
+    /// <summary>Starts every client, at most <paramref name="concurrency"/> handshakes at a time (0 = all at once), and waits until each is in the chat or failed.</summary>
+    private static async Task ConnectAllAsync(BenchClient[] clients, Task[] runs, int concurrency)
+    {
+        using var gate = new SemaphoreSlim(concurrency > 0 ? concurrency : clients.Length);
+        for (var i = 0; i < clients.Length; i++)
+        {
+            await gate.WaitAsync().ConfigureAwait(false);
+            runs[i] = clients[i].RunAsync();
+            _ = clients[i].Ready.ContinueWith(_ => gate.Release(), TaskScheduler.Default);
+        }
+        await Task.WhenAll(clients.Select(c => c.Ready)).ConfigureAwait(false);
+    }
+
+    private static async Task<bool> Finishes(Task task, TimeSpan timeout)
+    {
+        await Task.WhenAny(task, Task.Delay(timeout)).ConfigureAwait(false);
+        return task.IsCompleted;
+    }
+
+    private static ServerProcessStats? ReadServer(LoadOptions o) => o.ServerPid is { } pid ? ServerProcessStats.Read(pid) : null;
+
+    private static RunReport Report(LoadOptions o, BenchClient[] clients, LatencyRecorder latency, double connectSeconds, Phase phase, string? runError)
+    {
+        var histogram = latency.Merge();
+        var delivered = clients.Sum(c => c.Delivered);
+        var expected = clients.Sum(c => c.Expected);
+        var outOfOrder = clients.Sum(c => c.OutOfOrder);
+        var failed = clients.Count(c => c.Error is not null);
+        // The same failure on many clients is one line with a count.
+        var errors = clients.Where(c => c.Error is not null).GroupBy(c => c.Error!)
+            .OrderByDescending(g => g.Count()).Take(5).Select(g => $"{g.Count()} clients: {g.Key}").ToList();
+        if (runError is not null)
+        {
+            errors.Insert(0, runError);
+        }
+        return new RunReport
+        {
+            Clients = o.Clients,
+            Senders = o.Senders,
+            Messages = o.Messages,
+            Bytes = o.Bytes,
+            Rate = o.Rate,
+            Ok = errors.Count == 0 && delivered == expected && outOfOrder == 0,
+            Expected = expected,
+            Delivered = delivered,
+            OutOfOrder = outOfOrder,
+            Unrecognized = clients.Sum(c => c.Unrecognized),
+            ReadyClients = clients.Count(c => c.Ready.IsCompletedSuccessfully && c.Ready.Result),
+            FailedClients = failed,
+            Errors = errors,
+            ConnectSeconds = Math.Round(connectSeconds, 3),
+            SendSeconds = Math.Round(phase.Seconds, 3),
+            DeliveriesPerSecond = phase.Seconds > 0 ? Math.Round(delivered / phase.Seconds) : 0,
+            LatencyP50Ms = histogram.Percentile(50) / 1000.0,
+            LatencyP99Ms = histogram.Percentile(99) / 1000.0,
+            LatencyMaxMs = histogram.MaxMicroseconds / 1000.0,
+            ServerPeakRssMB = phase.Server is null ? null : Math.Round(phase.Server.PeakRssBytes / 1048576.0, 1),
+            ServerCpuPercent = phase.ServerCpuPercent is { } cpu ? Math.Round(cpu) : null,
+            LoadGenCpuPercent = Math.Round(phase.LoadGenCpuPercent),
+        };
+    }
+
+    private static async Task<IPAddress> ResolveAsync(string host) =>
+        IPAddress.TryParse(host, out var address) ? address
+        : (await Dns.GetHostAddressesAsync(host).ConfigureAwait(false)).OrderBy(a => a.AddressFamily != AddressFamily.InterNetwork).First();
+
+    /// <summary>What the timed phase measured: its length (first send to last delivery), the server after it, CPU during it.</summary>
+    private sealed record Phase(double Seconds, ServerProcessStats? Server, double? ServerCpuPercent, double LoadGenCpuPercent)
+    {
+        public bool Finished { get; init; }
+    }
+}

@@ -1,0 +1,34 @@
+# Sourced by bench/run.sh and bench/smoke.sh: both start the two servers the same way.
+
+# A TCP port nobody listens on right now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# start_server kestrelchat|reference PORT LOG PROGRAM: starts the server in the background with
+# its output in LOG, waits until PORT accepts connections, and sets server_pid.
+# PROGRAM is KestrelChat.dll or the relay binary.
+start_server() {
+  local kind=$1 port=$2 log=$3 program=$4
+  if [[ $kind == kestrelchat ]]; then
+    # Every limit that would throttle or refuse the load is off; the send queue holds a whole run.
+    Chat__Port=$port Chat__BindAddress=127.0.0.1 Admin__Url=http://127.0.0.1:0 \
+      Chat__Limits__MessagesPerSecond=0 Chat__Limits__MaxConnections=0 Chat__Limits__MaxConnectionsPerIp=0 \
+      Chat__Limits__SendQueueBytes=67108864 Serilog__MinimumLevel__Default=Warning \
+      dotnet "$program" >"$log" 2>&1 &
+  else
+    "$program" "$port" >"$log" 2>&1 &
+  fi
+  server_pid=$!
+  for _ in $(seq 300); do   # up to 30 s
+    kill -0 "$server_pid" 2>/dev/null || { echo "$kind exited at start:" >&2; cat "$log" >&2; return 1; }
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "$kind did not listen on $port within 30 s" >&2
+  return 1
+}
+
+# stop_server: SIGTERM, as systemd and docker stop do, then wait for the exit.
+stop_server() {
+  kill -TERM "$server_pid" 2>/dev/null || echo "the server had already exited" >&2
+  wait "$server_pid" || true
+}

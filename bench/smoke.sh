@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# CI's smoke run of the load generator — not a benchmark (that is bench/run.sh): a few clients and
+# messages against KestrelChat started from the build output, and against the reference relay.
+# Fails unless the generator exits 0, i.e. every client got every message, in order.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=bench/servers.sh
+source bench/servers.sh
+
+dotnet build src/KestrelChat -v q -nologo >/dev/null
+dotnet build bench/KestrelChat.LoadGen -v q -nologo >/dev/null
+work=$(mktemp -d)
+server_pid=
+trap '[[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null; rm -rf "$work"' EXIT
+
+smoke() {
+  local kind=$1 program=$2 port
+  port=$(free_port)
+  start_server "$kind" "$port" "$work/$kind.log" "$program"
+  if ! dotnet bench/KestrelChat.LoadGen/bin/Debug/net10.0/KestrelChat.LoadGen.dll \
+      --port "$port" --clients 5 --senders 2 --messages 20 --timeout-seconds 20 --server-pid "$server_pid"; then
+    echo "smoke run against $kind FAILED; its log:" >&2
+    cat "$work/$kind.log" >&2
+    return 1
+  fi
+  stop_server
+  server_pid=
+}
+
+smoke kestrelchat src/KestrelChat/bin/Debug/net10.0/KestrelChat.dll
+if command -v cc >/dev/null; then
+  cc -O2 -o "$work/relay" bench/reference/relay.c
+  smoke reference "$work/relay"
+fi
