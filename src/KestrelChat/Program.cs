@@ -41,6 +41,10 @@ builder.Services.AddSingleton<ChatShutdown>();
 builder.Services.AddHostedService(services => services.GetRequiredService<ChatShutdown>());
 builder.Services.AddSingleton<KestrelEndpoints>();
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.ApplicationServices.GetRequiredService<KestrelEndpoints>().Configure(kestrel));
+// A reconnect storm (thousands of clients at once after a restart) overflows Kestrel's default
+// accept backlog of 512: the kernel completes those handshakes but Kestrel never sees them, and as
+// the server speaks first ("NICK") those clients wait forever. The kernel caps it at somaxconn.
+builder.WebHost.UseSockets(sockets => sockets.Backlog = KestrelEndpoints.ListenBacklog);
 
 builder.Services.AddProblemDetails();
 // Bad JSON, a wrong content type or a too-large body must answer 400/415/413, in every environment:

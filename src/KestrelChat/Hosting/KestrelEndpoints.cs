@@ -20,6 +20,9 @@ internal sealed partial class KestrelEndpoints(
     IHostApplicationLifetime lifetime,
     ILogger<KestrelEndpoints> logger)
 {
+    /// <summary>Connections the kernel may hold complete before Kestrel accepts them (capped by net.core.somaxconn, 4096 on current kernels).</summary>
+    public const int ListenBacklog = 8192;
+
     private ListenOptions? _chatListener;
     private ListenOptions? _tlsListener;
     private ListenOptions? _adminListener;
