@@ -10,7 +10,12 @@ namespace KestrelChat.LoadGen;
 /// find LF, skip server lines ("* …", "! …"), parse the numbers, record the latency; nothing is
 /// allocated per message. A sender client also runs <see cref="SendMessagesAsync"/> beside it.
 /// </summary>
-internal sealed class BenchClient(IPEndPoint server, int index, string nickname, long expected, int senders, int bufferBytes, LatencyRecorder latency) : IDisposable
+/// <remarks>
+/// Against a cluster (several ports), client i is on instance i mod N; a delivery whose sender is on
+/// another instance crossed the backplane and is also recorded in <c>crossLatency</c>.
+/// </remarks>
+internal sealed class BenchClient(IPEndPoint server, int index, string nickname, long expected, int senders, int bufferBytes,
+    LatencyRecorder latency, int instances, LatencyRecorder crossLatency) : IDisposable
 {
     private readonly Socket _socket = new(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
     private readonly TaskCompletionSource<bool> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -34,6 +39,9 @@ internal sealed class BenchClient(IPEndPoint server, int index, string nickname,
     public long Expected => expected;
 
     public long Delivered { get; private set; }
+
+    /// <summary>Deliveries from a sender on another instance (0 against one server).</summary>
+    public long CrossDelivered { get; private set; }
 
     public long OutOfOrder { get; private set; }
 
@@ -158,6 +166,7 @@ internal sealed class BenchClient(IPEndPoint server, int index, string nickname,
     private int ReadLines(ReadOnlySpan<byte> data, long now)
     {
         var histogram = latency.Current;
+        var crossHistogram = instances > 1 ? crossLatency.Current : null;
         var used = 0;
         int lf;
         while ((lf = data[used..].IndexOf((byte)'\n')) >= 0)
@@ -187,6 +196,11 @@ internal sealed class BenchClient(IPEndPoint server, int index, string nickname,
             Delivered++;
             LastDeliveryMicroseconds = now;
             histogram.Record(now - sent);
+            if (crossHistogram is not null && sender % instances != index % instances)
+            {
+                CrossDelivered++;
+                crossHistogram.Record(now - sent);
+            }
         }
         return used;
     }

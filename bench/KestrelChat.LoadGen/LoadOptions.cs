@@ -10,7 +10,9 @@ internal sealed record LoadOptions
         Usage: KestrelChat.LoadGen [options]
 
           --host HOST                server address (default 127.0.0.1)
-          --port PORT                chat port (default 55555)
+          --port PORT[,PORT…]        chat port (default 55555); several ports = a cluster of instances on
+                                     HOST: client i connects to port i mod N, and deliveries from a
+                                     sender on another instance are also reported on their own
           --clients C                clients that connect and name themselves (default 100)
           --senders S                how many of them send (default 10; 0..C)
           --messages M               messages each sender sends (default 2000)
@@ -29,7 +31,7 @@ internal sealed record LoadOptions
 
     public string Host { get; init; } = "127.0.0.1";
 
-    public int Port { get; init; } = 55555;
+    public IReadOnlyList<int> Ports { get; init; } = [55555];
 
     public int Clients { get; init; } = 100;
 
@@ -71,7 +73,7 @@ internal sealed record LoadOptions
             }
             var value = args[++i];
             var number = 0;
-            var parsed = name is "--host" or "--rate" || int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out number);
+            var parsed = name is "--host" or "--rate" or "--port" || int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out number);
             if (!parsed)
             {
                 error = $"{name} needs a whole number, not '{value}'";
@@ -80,7 +82,10 @@ internal sealed record LoadOptions
             switch (name)
             {
                 case "--host": o = o with { Host = value }; break;
-                case "--port": o = o with { Port = number }; break;
+                case "--port":
+                    var ports = value.Split(',').Select(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var port) ? port : -1).ToArray();
+                    o = o with { Ports = ports };
+                    break;
                 case "--clients": o = o with { Clients = number }; break;
                 case "--senders": o = o with { Senders = number }; break;
                 case "--messages": o = o with { Messages = number }; break;
@@ -107,7 +112,7 @@ internal sealed record LoadOptions
     private string? Validate() => this switch
     {
         { Host.Length: 0 } => "--host must not be empty",
-        { Port: < 1 or > 65535 } => "--port must be 1..65535",
+        _ when Ports.Count == 0 || Ports.Any(p => p is < 1 or > 65535) => "--port must be 1..65535 (or a comma-separated list of them)",
         { Clients: < 1 } => "--clients must be at least 1",
         _ when Senders > Clients => "--senders must be 0..clients",
         { Bytes: < 1 or > 4000 } => "--bytes must be 1..4000 (KestrelChat's line limit is 4096 bytes)",

@@ -13,9 +13,11 @@ internal static class LoadRun
 {
     public static async Task<RunReport> RunAsync(LoadOptions o)
     {
-        var server = new IPEndPoint(await ResolveAsync(o.Host).ConfigureAwait(false), o.Port);
+        var address = await ResolveAsync(o.Host).ConfigureAwait(false);
+        var servers = o.Ports.Select(port => new IPEndPoint(address, port)).ToArray();
         var timeout = TimeSpan.FromSeconds(o.TimeoutSeconds);
         using var latency = new LatencyRecorder();
+        using var crossLatency = new LatencyRecorder();
         // Nicknames unique to this run, so a run right after another never finds its names still taken.
         var prefix = $"lg{Random.Shared.Next(36 * 36 * 36):x}.";
         // Big buffers mean few receive calls; 64 MiB in all keeps 10,000 clients affordable.
@@ -24,7 +26,8 @@ internal static class LoadRun
         for (var i = 0; i < clients.Length; i++)
         {
             var expected = (long)(o.Senders - (i < o.Senders ? 1 : 0)) * o.Messages; // everything but its own
-            clients[i] = new BenchClient(server, i, prefix + i, expected, o.Senders, bufferBytes, latency);
+            clients[i] = new BenchClient(servers[i % servers.Length], i, prefix + i, expected, o.Senders, bufferBytes,
+                latency, servers.Length, crossLatency);
         }
 
         try
@@ -41,11 +44,11 @@ internal static class LoadRun
                     client.Fail($"not in the chat after {o.TimeoutSeconds} s: {client.Stage}");
                 }
                 // No message phase, but the peak RSS of a storm still counts.
-                return Report(o, clients, latency, connectSeconds, new Phase(0, ReadServer(o), null, 0),
+                return Report(o, clients, latency, crossLatency, connectSeconds, new Phase(0, ReadServer(o), null, 0),
                     $"not every client was in the chat within {o.TimeoutSeconds} s");
             }
             var phase = await SendAndReceiveAsync(o, clients, runs, timeout).ConfigureAwait(false);
-            return Report(o, clients, latency, connectSeconds, phase,
+            return Report(o, clients, latency, crossLatency, connectSeconds, phase,
                 phase.Finished ? null : $"not every message arrived within {o.TimeoutSeconds} s");
         }
         finally
@@ -101,9 +104,13 @@ internal static class LoadRun
 
     private static ServerProcessStats? ReadServer(LoadOptions o) => o.ServerPid is { } pid ? ServerProcessStats.Read(pid) : null;
 
-    private static RunReport Report(LoadOptions o, BenchClient[] clients, LatencyRecorder latency, double connectSeconds, Phase phase, string? runError)
+    private static RunReport Report(LoadOptions o, BenchClient[] clients, LatencyRecorder latency, LatencyRecorder crossLatency,
+        double connectSeconds, Phase phase, string? runError)
     {
         var histogram = latency.Merge();
+        var cross = crossLatency.Merge();
+        var crossDelivered = clients.Sum(c => c.CrossDelivered);
+        var clustered = o.Ports.Count > 1;
         var delivered = clients.Sum(c => c.Delivered);
         var expected = clients.Sum(c => c.Expected);
         var outOfOrder = clients.Sum(c => c.OutOfOrder);
@@ -139,6 +146,11 @@ internal static class LoadRun
             ServerPeakRssMB = phase.Server is null ? null : Math.Round(phase.Server.PeakRssBytes / 1048576.0, 1),
             ServerCpuPercent = phase.ServerCpuPercent is { } cpu ? Math.Round(cpu) : null,
             LoadGenCpuPercent = Math.Round(phase.LoadGenCpuPercent),
+            Instances = o.Ports.Count,
+            CrossDelivered = clustered ? crossDelivered : null,
+            CrossDeliveriesPerSecond = clustered && phase.Seconds > 0 ? Math.Round(crossDelivered / phase.Seconds) : null,
+            CrossLatencyP50Ms = clustered ? cross.Percentile(50) / 1000.0 : null,
+            CrossLatencyP99Ms = clustered ? cross.Percentile(99) / 1000.0 : null,
         };
     }
 

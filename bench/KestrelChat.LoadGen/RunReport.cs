@@ -31,6 +31,18 @@ internal sealed record RunReport
     public double? ServerCpuPercent { get; init; }
     public required double LoadGenCpuPercent { get; init; }
 
+    /// <summary>Servers (ports) the clients were spread over; more than 1 = a cluster.</summary>
+    public int Instances { get; init; } = 1;
+
+    /// <summary>Cluster runs only: deliveries whose sender was on another instance (they crossed the backplane).</summary>
+    public long? CrossDelivered { get; init; }
+
+    public double? CrossDeliveriesPerSecond { get; init; }
+
+    public double? CrossLatencyP50Ms { get; init; }
+
+    public double? CrossLatencyP99Ms { get; init; }
+
     public string ToText()
     {
         var text = new StringBuilder();
@@ -41,6 +53,10 @@ internal sealed record RunReport
         text.AppendLine(c, $"delivered:  {Delivered:N0} of {Expected:N0} (lost {Lost:N0}, out of order {OutOfOrder:N0}) in {SendSeconds:0.000} s");
         text.AppendLine(c, $"throughput: {DeliveriesPerSecond:N0} deliveries/s");
         text.AppendLine(c, $"latency:    p50 {LatencyP50Ms:0.00} ms, p99 {LatencyP99Ms:0.00} ms, max {LatencyMaxMs:0.00} ms");
+        if (CrossDelivered is { } crossed)
+        {
+            text.AppendLine(c, $"across:     {crossed:N0} deliveries crossed between the {Instances} instances: {CrossDeliveriesPerSecond:N0}/s, p50 {CrossLatencyP50Ms:0.00} ms, p99 {CrossLatencyP99Ms:0.00} ms");
+        }
         if (ServerPeakRssMB is { } rss)
         {
             text.AppendLine(c, $"server:     peak RSS {rss:0.0} MB, CPU {ServerCpuPercent:0} % of one core while messages flowed");
