@@ -93,7 +93,12 @@ internal sealed partial class ChatConnectionHandler(
             room.Disconnect(session);
         }
 
-        if (await Task.WhenAny(writer, Task.Delay(ChatShutdown.CloseFlushTimeout)).ConfigureAwait(false) != writer)
+        try
+        {
+            // WaitAsync drops its timer as soon as the writer is done (a storm of closes leaves no timers behind).
+            await writer.WaitAsync(ChatShutdown.CloseFlushTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
         {
             reason += ", last lines not read in time";
             session.Abort("flush timeout");

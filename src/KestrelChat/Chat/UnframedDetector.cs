@@ -13,27 +13,37 @@ internal sealed class UnframedDetector : IDisposable
     public static readonly TimeSpan Gap = TimeSpan.FromMilliseconds(300);
 
     private readonly PipeReader _input;
-    private readonly Timer _timer;
+    private Timer? _timer; // created on first use: most clients end their nickname with LF and never need it
     private volatile bool _fired;
+    private bool _armed;
 
-    public UnframedDetector(PipeReader input)
-    {
-        _input = input;
-        _timer = new Timer(static state =>
-        {
-            var detector = (UnframedDetector)state!;
-            detector._fired = true;
-            detector._input.CancelPendingRead();
-        }, this, Timeout.Infinite, Timeout.Infinite);
-    }
+    public UnframedDetector(PipeReader input) => _input = input;
 
     /// <summary>True once the gap passed with a partial nickname waiting; the read that returns cancelled is ours.</summary>
     public bool Fired => _fired;
 
     /// <summary>(Re)starts the gap: called whenever an unnamed connection has bytes but no LF.</summary>
-    public void Arm() => _timer.Change(Gap, Timeout.InfiniteTimeSpan);
+    public void Arm()
+    {
+        _timer ??= new Timer(static state =>
+        {
+            var detector = (UnframedDetector)state!;
+            detector._fired = true;
+            detector._input.CancelPendingRead();
+        }, this, Timeout.Infinite, Timeout.Infinite);
+        _timer.Change(Gap, Timeout.InfiniteTimeSpan);
+        _armed = true;
+    }
 
-    public void Disarm() => _timer.Change(Timeout.Infinite, Timeout.Infinite);
+    /// <summary>Called after every read of the read loop: free unless armed (no timer call per read).</summary>
+    public void Disarm()
+    {
+        if (_armed)
+        {
+            _armed = false;
+            _timer!.Change(Timeout.Infinite, Timeout.Infinite);
+        }
+    }
 
-    public void Dispose() => _timer.Dispose();
+    public void Dispose() => _timer?.Dispose();
 }
