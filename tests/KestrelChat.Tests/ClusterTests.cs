@@ -21,6 +21,12 @@ public sealed class ClusterTests : IAsyncLifetime
         _redis = await RedisServer.StartAsync();
         _a = Instance("A");
         _b = Instance("B");
+        // Healthy = connected to Redis and subscribed: from then on nothing published is missed.
+        foreach (var instance in new[] { _a, _b })
+        {
+            using var admin = instance.Admin();
+            await WaitForAsync(() => admin.GetStringAsync("/health"), h => h == "Healthy");
+        }
     }
 
     public async Task DisposeAsync()
@@ -167,6 +173,23 @@ public sealed class ClusterTests : IAsyncLifetime
         });
         var clients = await WaitForAsync(async () => await adminA.GetFromJsonAsync<JsonElement[]>("/clients"), c => c!.Length == 1);
         Assert.Equal("A", clients![0].GetProperty("instance").GetString());
+    }
+
+    [Fact]
+    public async Task An_instance_whose_Redis_is_not_there_yet_starts_anyway_and_serves_its_own_clients()
+    {
+        await using var nowhere = await RedisServer.StartAsync();
+        await nowhere.StopAsync(); // a port where no Redis listens
+        await using var lonely = ChatServer.Start(
+            ("Chat:Redis:Configuration", nowhere.Configuration), ("Chat:Redis:InstanceName", "lonely"));
+        await using var alice = await lonely.JoinAsync("alice");
+        await using var bob = await lonely.JoinAsync("bob");
+        using var admin = lonely.Admin();
+
+        await alice.SendLineAsync("anyone?");
+
+        Assert.Equal("alice: anyone?", (await bob.ReadLineUntilAsync(l => l.StartsWith("alice", StringComparison.Ordinal))).Line);
+        Assert.Equal("Degraded", await admin.GetStringAsync("/health"));
     }
 
     private ChatServer Instance(string name) => ChatServer.Start(

@@ -40,13 +40,15 @@ internal sealed partial class RedisBackplane(
     private readonly string _prefix = $"kc:{options.Value.Channel}";
     private IClusterReceiver? _receiver;
     private ConnectionMultiplexer? _redis;
+    private readonly SemaphoreSlim _subscribing = new(1, 1);
+    private ChannelMessageQueue? _allMessages, _myMessages;
 
     public string InstanceName => _options.Instance;
 
     public bool IsClustered => true;
 
-    /// <summary>True while connected to Redis; false means degraded (local chat only).</summary>
-    public bool IsConnected => _redis?.IsConnected == true;
+    /// <summary>True while connected to Redis and subscribed; false means degraded (local chat only).</summary>
+    public bool IsConnected => _redis?.IsConnected == true && _myMessages is not null;
 
     private TimeSpan ClaimTtl => TimeSpan.FromSeconds(_options.ClaimSeconds);
 
@@ -65,13 +67,19 @@ internal sealed partial class RedisBackplane(
         _redis.ConnectionRestored += (_, e) =>
         {
             LogRedisBack(e.EndPoint?.ToString());
-            _ = HeartbeatAsync(); // re-claim nicknames and re-list clients at once
+            _ = HeartbeatAsync(); // subscribe if not yet, re-claim nicknames and re-list clients at once
         };
 
-        var subscriber = _redis.GetSubscriber();
-        // ChannelMessageQueue.OnMessage keeps the order of messages; the Action overload would not.
-        (await subscriber.SubscribeAsync(AllChannel).ConfigureAwait(false)).OnMessage(OnMessage);
-        (await subscriber.SubscribeAsync(InstanceChannel(InstanceName)).ConfigureAwait(false)).OnMessage(OnMessage);
+        // Give a reachable Redis its connect timeout to come up, but never fail the start: without Redis
+        // this instance serves its own clients, and the heartbeat subscribes once Redis is there.
+        using (var poll = new PeriodicTimer(TimeSpan.FromMilliseconds(20)))
+        {
+            var until = DateTime.UtcNow.AddMilliseconds(configuration.ConnectTimeout);
+            while (!_redis.IsConnected && DateTime.UtcNow < until && await poll.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+            }
+        }
+        await EnsureSubscribedAsync().ConfigureAwait(false);
         LogJoinedCluster(InstanceName, _options.Channel, _redis.IsConnected);
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -91,6 +99,7 @@ internal sealed partial class RedisBackplane(
     public override void Dispose()
     {
         _redis?.Dispose();
+        _subscribing.Dispose();
         base.Dispose();
     }
 
@@ -188,7 +197,43 @@ internal sealed partial class RedisBackplane(
     }
 
     /// <summary>Never throws: a failed heartbeat is retried on the next tick (a throwing BackgroundService would stop the host).</summary>
-    private Task HeartbeatAsync() => Try(HeartbeatCoreAsync);
+    private async Task HeartbeatAsync()
+    {
+        await EnsureSubscribedAsync().ConfigureAwait(false);
+        await Try(HeartbeatCoreAsync).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Subscribes to this cluster's channel and this instance's own, once each; a failure (Redis not
+    /// there yet) is retried by the next heartbeat. StackExchange.Redis re-subscribes after reconnects.
+    /// ChannelMessageQueue.OnMessage keeps the order of messages; the Action overload would not.
+    /// </summary>
+    private async Task EnsureSubscribedAsync()
+    {
+        if (_myMessages is not null || _redis is not { IsConnected: true } redis || !await _subscribing.WaitAsync(0).ConfigureAwait(false))
+        {
+            return; // subscribed, no Redis, or another call is subscribing right now
+        }
+        try
+        {
+            var subscriber = redis.GetSubscriber();
+            if (_allMessages is null)
+            {
+                _allMessages = await subscriber.SubscribeAsync(AllChannel).ConfigureAwait(false);
+                _allMessages.OnMessage(OnMessage);
+            }
+            _myMessages = await subscriber.SubscribeAsync(InstanceChannel(InstanceName)).ConfigureAwait(false);
+            _myMessages.OnMessage(OnMessage);
+        }
+        catch (Exception ex) when (IsRedisFailure(ex))
+        {
+            LogRedisCallFailed(ex.Message);
+        }
+        finally
+        {
+            _subscribing.Release();
+        }
+    }
 
     private async Task HeartbeatCoreAsync()
     {
