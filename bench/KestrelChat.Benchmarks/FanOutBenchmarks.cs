@@ -1,0 +1,78 @@
+using System.IO.Pipelines;
+using BenchmarkDotNet.Attributes;
+using KestrelChat.Chat;
+using KestrelChat.Cluster;
+using KestrelChat.Hosting;
+using KestrelChat.Protocol;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Options;
+
+namespace KestrelChat.Benchmarks;
+
+/// <summary>
+/// One chat line to every member: encoded once, then an enqueue per recipient. Each session's
+/// writer loop runs and writes into a pipe that a background task drains, as a socket would.
+/// </summary>
+[MemoryDiagnoser]
+public class FanOutBenchmarks
+{
+    private readonly List<Task> _drains = [];
+    private ChatRoom _room = null!;
+    private ChatSession _sender = null!;
+
+    [Params(100, 1000)]
+    public int Members { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _room = new ChatRoom(new LocalBackplane(Options.Create(new RedisOptions())));
+        for (var i = 0; i < Members; i++)
+        {
+            var output = new Pipe(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0));
+            var input = new Pipe();
+            var connection = new DefaultConnectionContext($"c{i}", new DuplexPipe(input.Reader, output.Writer), new DuplexPipe(output.Reader, input.Writer));
+            var session = new ChatSession(connection, isOperator: false, sendQueueBytes: 64 * 1024 * 1024, onOverflow: _ => { });
+            _room.Connect(session);
+            _ = session.RunWriterAsync();
+            _drains.Add(DrainAsync(output.Reader));
+            _room.TryJoin(session, $"member{i}");
+            _sender ??= session;
+        }
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _room.CloseAll(ServerLines.ShuttingDown, "shutdown");
+        _room.Dispose();
+    }
+
+    /// <summary>Formatting the line once ("alice: text\n" as UTF-8).</summary>
+    [Benchmark]
+    public byte[] FormatLine() => ServerLines.Chat("member0", "hello everyone, this is a 64-byte chat line of plain ASCII text");
+
+    /// <summary>Format once + fan out to every other member.</summary>
+    [Benchmark]
+    public int Broadcast() => _room.Broadcast(ServerLines.Chat("member0", "hello everyone, this is a 64-byte chat line of plain ASCII text"), _sender);
+
+    private static async Task DrainAsync(PipeReader reader)
+    {
+        while (true)
+        {
+            var result = await reader.ReadAsync();
+            reader.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                return;
+            }
+        }
+    }
+
+    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+}
