@@ -39,4 +39,10 @@ public static class Ss
             }
         }
     }
+
+    /// <summary>The seconds left on an <c>ss -o</c> line's keepalive timer ("timer:(keepalive,44sec,0)"); null if it has none.</summary>
+    public static int? KeepAliveSeconds(string line) =>
+        System.Text.RegularExpressions.Regex.Match(line, @"timer:\(keepalive,(\d+)sec") is { Success: true } timer
+            ? int.Parse(timer.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)
+            : null;
 }
