@@ -62,7 +62,6 @@ internal sealed partial class ChatConnectionHandler(
         metrics.Opened(session);
         LogConnected(session.Id, session.RemoteEndPoint?.ToString(), session.LocalEndPoint?.ToString());
         room.Connect(session);
-        var writer = session.RunWriterAsync();
 
         // Kestrel asks open connections to close when it stops; a stop that began before this
         // connection registered is caught by IsStopping.
@@ -93,6 +92,7 @@ internal sealed partial class ChatConnectionHandler(
             room.Disconnect(session);
         }
 
+        var writer = session.FinishOutputAsync();
         try
         {
             // WaitAsync drops its timer as soon as the writer is done (a storm of closes leaves no timers behind).
@@ -143,49 +143,62 @@ internal sealed partial class ChatConnectionHandler(
             }
 
             var floodDelay = TimeSpan.Zero;
-            while (true)
+            try
             {
-                var unread = buffer;
-                var found = framer.TryReadLine(ref buffer, out var line);
-                if (found == LineResult.NeedMoreData)
+                while (true)
                 {
-                    break;
-                }
-                if (found == LineResult.NoLineEnd)
-                {
-                    session.Close(ServerLines.NoLineEnd(framer.NoLineEndBytes), "no line end");
-                    break;
-                }
-                if (found == LineResult.Line && flood is not null
-                    && (floodDelay = flood.TryTake(Stopwatch.GetTimestamp())) > TimeSpan.Zero)
-                {
-                    buffer = unread; // over the rate: the line waits in the pipe for its token
-                    break;
-                }
-                session.CountMessageIn();
-                if (found == LineResult.TooLong)
-                {
-                    session.Send(ServerLines.LineTooLong(framer.MaxLineBytes));
-                    continue;
-                }
-                switch (ChatText.TryDecode(line, out var text))
-                {
-                    case TextResult.InvalidUtf8:
-                        session.Send(ServerLines.InvalidUtf8);
+                    var unread = buffer;
+                    var found = framer.TryReadLine(ref buffer, out var line);
+                    if (found == LineResult.NeedMoreData)
+                    {
                         break;
-                    case TextResult.ControlCharacter:
-                        session.Send(ServerLines.ControlCharacters);
+                    }
+                    if (found == LineResult.NoLineEnd)
+                    {
+                        session.Close(ServerLines.NoLineEnd(framer.NoLineEndBytes), "no line end");
                         break;
-                    default:
-                        // Completes synchronously (no allocation, no hop) unless another instance was asked.
-                        await commands.ExecuteAsync(session, text).ConfigureAwait(false);
+                    }
+                    if (found == LineResult.Line && flood is not null
+                        && (floodDelay = flood.TryTake(Stopwatch.GetTimestamp())) > TimeSpan.Zero)
+                    {
+                        buffer = unread; // over the rate: the line waits in the pipe for its token
                         break;
+                    }
+                    session.CountMessageIn();
+                    if (found == LineResult.TooLong)
+                    {
+                        session.Send(ServerLines.LineTooLong(framer.MaxLineBytes));
+                        continue;
+                    }
+                    switch (ChatText.TryDecode(line, out var text))
+                    {
+                        case TextResult.InvalidUtf8:
+                            session.Send(ServerLines.InvalidUtf8);
+                            break;
+                        case TextResult.ControlCharacter:
+                            session.Send(ServerLines.ControlCharacters);
+                            break;
+                        default:
+                            // Completes synchronously (no allocation, no hop) unless another instance was asked;
+                            // then what this read fanned out so far goes out before the wait.
+                            var command = commands.ExecuteAsync(session, text);
+                            if (!command.IsCompletedSuccessfully)
+                            {
+                                session.FlushFanOut();
+                            }
+                            await command.ConfigureAwait(false);
+                            break;
+                    }
+                    if (session.IsClosing)
+                    {
+                        input.AdvanceTo(buffer.End);
+                        return session.CloseReason ?? "closed";
+                    }
                 }
-                if (session.IsClosing)
-                {
-                    input.AdvanceTo(buffer.End);
-                    return session.CloseReason ?? "closed";
-                }
+            }
+            finally
+            {
+                session.FlushFanOut(); // every recipient of this read's lines: one flush each
             }
 
             if (floodDelay > TimeSpan.Zero)

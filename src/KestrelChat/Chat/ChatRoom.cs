@@ -168,12 +168,29 @@ internal sealed class ChatRoom : IClusterReceiver, IDisposable
 
     private int SendToMembers(byte[] line, ChatSession? sender)
     {
+        var members = Volatile.Read(ref _members);
+        if (sender is null)
+        {
+            foreach (var member in members)
+            {
+                member.Send(line);
+            }
+            return members.Length;
+        }
+        // Each sender walks the members from its own starting point: two read loops fanning out at
+        // once then rarely want the same recipient's write lock at the same moment.
+        var start = members.Length == 0 ? 0 : sender.FanOutStart % members.Length;
+        return SendFrom(sender, line, members.AsSpan(start)) + SendFrom(sender, line, members.AsSpan(0, start));
+    }
+
+    private static int SendFrom(ChatSession sender, byte[] line, ReadOnlySpan<ChatSession> members)
+    {
         var recipients = 0;
-        foreach (var member in Volatile.Read(ref _members))
+        foreach (var member in members)
         {
             if (member != sender)
             {
-                member.Send(line);
+                member.Send(line, sender); // flushed once the sender's whole read is handled
                 recipients++;
             }
         }

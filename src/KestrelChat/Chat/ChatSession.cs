@@ -13,20 +13,20 @@ namespace KestrelChat.Chat;
 internal sealed class ChatSession
 {
     private readonly ConnectionContext _connection;
-    private readonly SendQueue _outbox;
+    private readonly ConnectionWriter _output;
     private readonly Action<ChatSession> _onOverflow;
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string? _nickname;
     private int _closing;
-    private volatile bool _unframed;
     private volatile bool _nickLineOpen;
     private readonly Lock _nickLine = new();
-    private long _bytesIn, _bytesOut, _messagesIn, _messagesOut;
+    private long _bytesIn, _messagesIn;
+    private List<ConnectionWriter>? _fanOutFlushes; // recipients of this client's lines with a flush pending
 
     public ChatSession(ConnectionContext connection, bool isOperator, long sendQueueBytes, Action<ChatSession> onOverflow)
     {
         _connection = connection;
-        _outbox = new SendQueue(sendQueueBytes);
+        _output = new ConnectionWriter(connection.Transport.Output, sendQueueBytes);
         _onOverflow = onOverflow;
         IsOperator = isOperator;
         RemoteEndPoint = connection.RemoteEndPoint as IPEndPoint;
@@ -62,8 +62,8 @@ internal sealed class ChatSession
     /// </summary>
     public bool Unframed
     {
-        get => _unframed;
-        set => _unframed = value;
+        get => _output.Unframed;
+        set => _output.Unframed = value;
     }
 
     /// <summary>The "nickname: " an unframed client puts before every message itself (removed; the server adds its own).</summary>
@@ -79,13 +79,13 @@ internal sealed class ChatSession
 
     public long BytesIn => Interlocked.Read(ref _bytesIn);
 
-    public long BytesOut => Interlocked.Read(ref _bytesOut);
+    public long BytesOut => _output.BytesOut;
 
     public long MessagesIn => Interlocked.Read(ref _messagesIn);
 
-    public long MessagesOut => Interlocked.Read(ref _messagesOut);
+    public long MessagesOut => _output.MessagesOut;
 
-    public long QueuedBytes => _outbox.QueuedBytes;
+    public long QueuedBytes => _output.QueuedBytes;
 
     public void CountBytesIn(long bytes) => Interlocked.Add(ref _bytesIn, bytes);
 
@@ -98,14 +98,38 @@ internal sealed class ChatSession
         Send(ServerLines.NickGreeting);
     }
 
-    /// <summary>Queues a line for this client. Never blocks; a client whose queue overflows is disconnected.</summary>
-    public void Send(byte[] line)
+    /// <summary>Writes a line to this client. Never blocks; a client whose backlog overflows is disconnected.</summary>
+    public void Send(byte[] line) => Send(line, deferFlushTo: null);
+
+    /// <summary>
+    /// One recipient of <paramref name="sender"/>'s chat line: written now, flushed when the sender's read
+    /// loop has handled its whole read (<see cref="FlushFanOut"/>), so a burst of lines costs one flush per recipient.
+    /// </summary>
+    public void Send(byte[] line, ChatSession sender) => Send(line, sender._fanOutFlushes ??= []);
+
+    /// <summary>Where this client's fan-outs start in the member list (see ChatRoom.SendToMembers).</summary>
+    public int FanOutStart { get; } = Random.Shared.Next(int.MaxValue);
+
+    /// <summary>Flushes every recipient this client's lines were written to since the last call. Read loop only.</summary>
+    public void FlushFanOut()
+    {
+        if (_fanOutFlushes is { Count: > 0 } recipients)
+        {
+            foreach (var recipient in recipients)
+            {
+                recipient.FlushDeferred();
+            }
+            recipients.Clear();
+        }
+    }
+
+    private void Send(byte[] line, List<ConnectionWriter>? deferFlushTo)
     {
         if (_nickLineOpen && !ReferenceEquals(line, ServerLines.NickGreeting))
         {
             EndNickLine(line);
         }
-        if (_outbox.TryEnqueue(line) == EnqueueResult.Overflow)
+        if (_output.Write(line, deferFlushTo) == WriteResult.Overflow)
         {
             _onOverflow(this);
             Close(ServerLines.SendQueueExceeded, "sendq");
@@ -126,9 +150,9 @@ internal sealed class ChatSession
                 return;
             }
             _nickLineOpen = false;
-            if (BytesIn == 0 && !_unframed && next.Length > 0 && next[0] != (byte)'\n')
+            if (BytesIn == 0 && !Unframed && next.Length > 0 && next[0] != (byte)'\n')
             {
-                _outbox.TryEnqueue(ServerLines.LineEnd);
+                _output.Write(ServerLines.LineEnd);
             }
         }
     }
@@ -148,31 +172,30 @@ internal sealed class ChatSession
         {
             EndNickLine(farewell);
         }
-        _outbox.Complete(farewell);
+        _output.Complete(farewell);
         _connection.Transport.Input.CancelPendingRead();
         _closed.TrySetResult();
     }
 
-    /// <summary>Runs the writer loop until the queue is closed and flushed, then completes the output (FIN).</summary>
-    public async Task RunWriterAsync()
+    /// <summary>
+    /// Once the session is closing: waits until its last line is flushed (or the peer is gone), then
+    /// completes the output (FIN; TLS sends close_notify first; an unframed client gets RST).
+    /// </summary>
+    public async Task FinishOutputAsync()
     {
         var output = _connection.Transport.Output;
         try
         {
-            await _outbox.RunAsync(output, () => _unframed, (bytes, messages) =>
-            {
-                Interlocked.Add(ref _bytesOut, bytes);
-                Interlocked.Add(ref _messagesOut, messages);
-            }).ConfigureAwait(false);
+            await _output.Drained.ConfigureAwait(false);
             await TlsClose.SendCloseNotifyAsync(_connection).ConfigureAwait(false); // all is flushed; TLS only
         }
         catch (Exception ex) when (ex is IOException or ConnectionAbortedException or ConnectionResetException or OperationCanceledException)
         {
-            // The peer went away mid-write; the read loop sees the same and ends the session.
+            // The peer went away mid-write; nothing more to send.
         }
         finally
         {
-            if (_unframed && _connection.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket)
+            if (Unframed && _connection.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket)
             {
                 // The lesson client spins on end-of-stream: let it read the last line, then reset.
                 await TcpDelivery.WaitUntilAcknowledgedAsync(socket, BytesOut, ChatShutdown.CloseFlushTimeout).ConfigureAwait(false);

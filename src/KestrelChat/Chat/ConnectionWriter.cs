@@ -1,0 +1,289 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using KestrelChat.Protocol;
+using Microsoft.AspNetCore.Connections;
+
+namespace KestrelChat.Chat;
+
+/// <summary>
+/// One client's output, written the way SignalR's HubConnectionContext writes: whoever sends a line
+/// (usually another client's read loop, fanning out) copies it straight into this connection's pipe
+/// under a per-connection lock and flushes without waiting. No queue, no task and no thread hop while
+/// the client keeps up; Kestrel's transport sends whatever has piled up in one syscall.
+/// A fan-out may also defer the flush: a sender's read loop writes every line of one read to every
+/// recipient and then flushes each recipient once (<see cref="FlushDeferred"/>), as the C relay writes
+/// once per receiver per epoll round. A flush (a lock in the pipe and a wake-up of the transport) costs
+/// more than copying a line.
+/// When a flush does not complete at once (the peer is slow and the pipe is over Kestrel's write
+/// buffer threshold), lines go to a backlog bounded by bytes instead, and one drain task feeds the pipe
+/// as the socket takes it. A sender therefore never waits: a slow client only grows its own backlog
+/// until <see cref="Write"/> refuses (IRC's "SendQ exceeded"), and the session disconnects it.
+/// </summary>
+internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
+{
+    /// <summary>Flush at least this often while draining a long backlog, so the pipe's own buffer stays small.</summary>
+    private const int MaxBatchBytes = 64 * 1024;
+
+    private readonly Lock _sync = new();
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Queue<byte[]>? _backlog; // senders add here; only for a client that fell behind (or an unframed one)
+    private Queue<byte[]>? _batch;   // the drain's: taken from the backlog in one swap, copied into the pipe outside the lock
+    private long _backlogBytes;      // both queues
+    private bool _draining;   // a drain task owns the pipe; new lines go to the backlog
+    private bool _completing; // Complete() was called: the farewell is the last line
+    private bool _gone;       // the transport stopped taking bytes (peer gone, aborted)
+    private bool _flushDeferred; // unflushed bytes in the pipe; a fan-out's FlushDeferred will flush them
+    private long _bytesOut, _messagesOut;
+
+    /// <summary>
+    /// The lesson's client (docs/protocol.md): each message is written and flushed on its own, without
+    /// its LF, so that each recv() of the client gets one message. Such lines always take the backlog.
+    /// </summary>
+    public bool Unframed { get; set; }
+
+    /// <summary>Bytes waiting in the backlog (not yet in the pipe).</summary>
+    public long QueuedBytes => Interlocked.Read(ref _backlogBytes);
+
+    /// <summary>Bytes handed to the transport.</summary>
+    public long BytesOut => Volatile.Read(ref _bytesOut);
+
+    public long MessagesOut => Volatile.Read(ref _messagesOut);
+
+    /// <summary>Completes once <see cref="Complete"/> was called and everything before it is flushed, or the peer is gone.</summary>
+    public Task Drained => _drained.Task;
+
+    /// <summary>
+    /// Writes <paramref name="line"/>; with <paramref name="deferFlushTo"/>, leaves the flush to its
+    /// owner (this writer is added to it once) instead of flushing now.
+    /// </summary>
+    public WriteResult Write(byte[] line, List<ConnectionWriter>? deferFlushTo = null)
+    {
+        lock (_sync)
+        {
+            if (_completing || _gone)
+            {
+                return WriteResult.Closed;
+            }
+            if (!_draining && !Unframed)
+            {
+                WriteToPipe(line, deferFlushTo);
+                return WriteResult.Written;
+            }
+            if (Interlocked.Read(ref _backlogBytes) + line.Length > capacityBytes)
+            {
+                return WriteResult.Overflow;
+            }
+            Enqueue(line);
+            return WriteResult.Written;
+        }
+    }
+
+    /// <summary>Writes a last line past the capacity (a farewell must not be refused); nothing is accepted after it.</summary>
+    public void Complete(byte[]? lastLine)
+    {
+        lock (_sync)
+        {
+            if (_completing)
+            {
+                return;
+            }
+            _completing = true;
+            if (_gone)
+            {
+                _drained.TrySetResult();
+                return;
+            }
+            if (lastLine is not null)
+            {
+                (_backlog ??= new Queue<byte[]>()).Enqueue(lastLine);
+                Interlocked.Add(ref _backlogBytes, lastLine.Length);
+            }
+            StartDrain(pendingFlush: null);
+        }
+    }
+
+    /// <summary>Flushes what a fan-out wrote with a deferred flush, unless a later write flushed it already.</summary>
+    public void FlushDeferred()
+    {
+        lock (_sync)
+        {
+            if (_flushDeferred && !_draining && !_gone)
+            {
+                FlushLocked();
+            }
+            _flushDeferred = false;
+        }
+    }
+
+    // Under _sync, with no drain running: the pipe is ours.
+    private void WriteToPipe(byte[] line, List<ConnectionWriter>? deferFlushTo)
+    {
+        try
+        {
+            output.Write(line);
+            Count(line.Length, 1);
+        }
+        catch (Exception ex) when (IsPeerGone(ex))
+        {
+            SetGone();
+            return;
+        }
+        if (deferFlushTo is null)
+        {
+            FlushLocked();
+        }
+        else if (!_flushDeferred)
+        {
+            _flushDeferred = true;
+            deferFlushTo.Add(this);
+        }
+    }
+
+    // Under _sync, with no drain running. A flush commits every byte written so far, deferred ones included.
+    private void FlushLocked()
+    {
+        _flushDeferred = false;
+        try
+        {
+            var flush = output.FlushAsync();
+            if (!flush.IsCompleted)
+            {
+                StartDrain(flush); // over the write buffer threshold: wait for the socket, queue meanwhile
+            }
+            else if (IsEnd(flush.Result))
+            {
+                SetGone();
+            }
+        }
+        catch (Exception ex) when (IsPeerGone(ex))
+        {
+            SetGone();
+        }
+    }
+
+    private void Enqueue(byte[] line)
+    {
+        (_backlog ??= new Queue<byte[]>()).Enqueue(line);
+        Interlocked.Add(ref _backlogBytes, line.Length);
+        StartDrain(pendingFlush: null);
+    }
+
+    // Under _sync. Without a pending flush the drain starts on the thread pool: the caller holds the lock.
+    private void StartDrain(ValueTask<FlushResult>? pendingFlush)
+    {
+        if (!_draining)
+        {
+            _draining = true;
+            _ = pendingFlush is { } flush ? DrainAsync(flush) : DrainAsync(YieldedFlushAsync());
+        }
+    }
+
+    private static async ValueTask<FlushResult> YieldedFlushAsync()
+    {
+        await Task.Yield();
+        return default;
+    }
+
+    /// <summary>Owns the pipe until the backlog is empty: waits for the socket, then moves the next batch in.</summary>
+    private async Task DrainAsync(ValueTask<FlushResult> pendingFlush)
+    {
+        try
+        {
+            if (!IsEnd(await pendingFlush.ConfigureAwait(false)))
+            {
+                while (true)
+                {
+                    Queue<byte[]> batch;
+                    lock (_sync)
+                    {
+                        if (_batch is not { Count: > 0 })
+                        {
+                            if (_backlog is not { Count: > 0 })
+                            {
+                                if (_completing)
+                                {
+                                    break;
+                                }
+                                _draining = false; // caught up: back to direct writes
+                                return;
+                            }
+                            (_batch, _backlog) = (_backlog, _batch); // O(1) under the lock; senders go on adding
+                        }
+                        batch = _batch;
+                    }
+                    WriteBatch(batch);
+                    // Only this task writes to the pipe while _draining, so the flush needs no lock.
+                    if (IsEnd(await output.FlushAsync().ConfigureAwait(false)))
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        catch (Exception ex) when (IsPeerGone(ex))
+        {
+            // The read loop sees the same and ends the session.
+        }
+        lock (_sync)
+        {
+            SetGone();
+            _draining = false;
+        }
+    }
+
+    // Drain only, outside the lock: copies up to MaxBatchBytes (unframed: one message, without its LF) into the pipe.
+    private void WriteBatch(Queue<byte[]> backlog)
+    {
+        if (Unframed)
+        {
+            var line = backlog.Dequeue();
+            Interlocked.Add(ref _backlogBytes, -line.Length);
+            var message = UnframedOutput.Message(line);
+            output.Write(message);
+            Count(message.Length, 1);
+            return;
+        }
+        var bytes = 0;
+        var messages = 0;
+        while (bytes < MaxBatchBytes && backlog.TryDequeue(out var next))
+        {
+            output.Write(next);
+            bytes += next.Length;
+            messages++;
+        }
+        Interlocked.Add(ref _backlogBytes, -bytes);
+        Count(bytes, messages);
+    }
+
+    private void Count(int bytes, int messages)
+    {
+        Volatile.Write(ref _bytesOut, _bytesOut + bytes);
+        Volatile.Write(ref _messagesOut, _messagesOut + messages);
+    }
+
+    // Under _sync. Nothing more will be written: drop the backlog and release whoever waits for the drain.
+    private void SetGone()
+    {
+        _gone = true;
+        _backlog?.Clear();
+        _batch?.Clear();
+        Interlocked.Exchange(ref _backlogBytes, 0);
+        if (_completing)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    private static bool IsEnd(FlushResult result) => result.IsCompleted || result.IsCanceled;
+
+    private static bool IsPeerGone(Exception ex) =>
+        ex is IOException or ConnectionAbortedException or ConnectionResetException or OperationCanceledException
+            or ObjectDisposedException or InvalidOperationException;
+}
+
+internal enum WriteResult
+{
+    Written,
+    Overflow,
+    Closed,
+}
