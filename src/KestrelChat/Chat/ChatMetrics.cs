@@ -38,7 +38,7 @@ internal sealed class ChatMetrics
 
         Meter.CreateObservableUpDownCounter("kestrelchat.clients.connected", () => room.Connections.Count, "{client}",
             "Open chat connections, named or not.");
-        Meter.CreateObservableUpDownCounter("kestrelchat.clients.named", () => room.Members.Count, "{client}",
+        Meter.CreateObservableUpDownCounter("kestrelchat.clients.named", () => room.MemberCount, "{client}",
             "Clients in the chat (with a nickname).");
         Meter.CreateObservableUpDownCounter("kestrelchat.sendqueue.bytes", () => Total(_ => 0, s => s.QueuedBytes), "By",
             "Bytes queued for clients and not yet handed to their sockets.");

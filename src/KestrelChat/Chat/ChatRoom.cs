@@ -18,7 +18,7 @@ internal sealed class ChatRoom : IClusterReceiver, IDisposable
     private readonly Lock _membership = new();
     private readonly PresenceNotices _presence;
     private readonly IChatBackplane _backplane;
-    private ChatSession[] _members = [];
+    private readonly MemberList _members = new();
 
     public ChatRoom(IChatBackplane backplane)
     {
@@ -33,8 +33,10 @@ internal sealed class ChatRoom : IClusterReceiver, IDisposable
     /// <summary>Every open connection, named or not.</summary>
     public ICollection<ChatSession> Connections => _connections.Values;
 
-    /// <summary>Named members, in the order they joined. A snapshot: safe to enumerate while others join or leave.</summary>
-    public IReadOnlyList<ChatSession> Members => Volatile.Read(ref _members);
+    /// <summary>Named members, in the order they joined: a copy, safe to enumerate while others join or leave.</summary>
+    public IReadOnlyList<ChatSession> Members => _members.Current.ToArray();
+
+    public int MemberCount => _members.Current.Count;
 
     public void Connect(ChatSession session) => _connections[session.Id] = session;
 
@@ -48,10 +50,10 @@ internal sealed class ChatRoom : IClusterReceiver, IDisposable
                 return false;
             }
             session.Nickname = nickname;
-            var members = Volatile.Read(ref _members);
-            SetMembers([.. members, session]);
-            session.Send(ServerLines.Welcome(nickname, members.Length + 1));
-            _presence.Joined(nickname, members);
+            var others = _members.Current; // the snapshot before the join: the newcomer gets no notice of itself
+            _members.Add(session);
+            session.Send(ServerLines.Welcome(nickname, others.Count + 1));
+            _presence.Joined(nickname, others);
             return true;
         }
     }
@@ -70,9 +72,9 @@ internal sealed class ChatRoom : IClusterReceiver, IDisposable
             _byNickname.Remove(oldNickname);
             _byNickname[newNickname] = session;
             session.Nickname = newNickname;
-            _presence.Flush(_members); // "bob joined" before "bob is now known as carol"
+            _presence.Flush(_members.Current); // "bob joined" before "bob is now known as carol"
             var renamed = ServerLines.Renamed(oldNickname, newNickname);
-            PresenceNotices.SendToAll(_members, renamed);
+            PresenceNotices.SendToAll(_members.Current, renamed);
             ToCluster(renamed);
             return true;
         }
@@ -93,9 +95,8 @@ internal sealed class ChatRoom : IClusterReceiver, IDisposable
             {
                 return;
             }
-            var members = Array.FindAll(Volatile.Read(ref _members), m => m != session);
-            SetMembers(members);
-            _presence.Left(nickname, members);
+            _members.Remove(session);
+            _presence.Left(nickname, _members.Current);
         }
         _backplane.ReleaseNickname(session, nickname);
     }
@@ -168,27 +169,23 @@ internal sealed class ChatRoom : IClusterReceiver, IDisposable
 
     private int SendToMembers(byte[] line, ChatSession? sender)
     {
-        var members = Volatile.Read(ref _members);
+        var members = _members.Current.Slots;
         if (sender is null)
         {
-            foreach (var member in members)
-            {
-                member.Send(line);
-            }
-            return members.Length;
+            return PresenceNotices.SendToAll(members, line);
         }
         // Each sender walks the members from its own starting point: two read loops fanning out at
         // once then rarely want the same recipient's write lock at the same moment.
         var start = members.Length == 0 ? 0 : sender.FanOutStart % members.Length;
-        return SendFrom(sender, line, members.AsSpan(start)) + SendFrom(sender, line, members.AsSpan(0, start));
+        return SendFrom(sender, line, members[start..]) + SendFrom(sender, line, members[..start]);
     }
 
-    private static int SendFrom(ChatSession sender, byte[] line, ReadOnlySpan<ChatSession> members)
+    private static int SendFrom(ChatSession sender, byte[] line, ReadOnlySpan<ChatSession?> members)
     {
         var recipients = 0;
         foreach (var member in members)
         {
-            if (member != sender)
+            if (member is not null && member != sender)
             {
                 member.Send(line, sender); // flushed once the sender's whole read is handled
                 recipients++;
@@ -212,7 +209,7 @@ internal sealed class ChatRoom : IClusterReceiver, IDisposable
     {
         lock (_membership)
         {
-            _presence.Flush(_members);
+            _presence.Flush(_members.Current);
         }
     }
 
@@ -223,6 +220,4 @@ internal sealed class ChatRoom : IClusterReceiver, IDisposable
             _backplane.Publish(new ClusterMessage(ClusterMessageKind.ToMembers, InstanceName, null, line));
         }
     }
-
-    private void SetMembers(ChatSession[] members) => Volatile.Write(ref _members, members);
 }

@@ -107,6 +107,9 @@ internal sealed class ChatSession
     /// </summary>
     public void Send(byte[] line, ChatSession sender) => Send(line, sender._fanOutFlushes ??= []);
 
+    /// <summary>This member's slot in the room's MemberList; -1 when not a member. Changed under the room's lock.</summary>
+    internal int MemberSlot { get; set; } = -1;
+
     /// <summary>Where this client's fan-outs start in the member list (see ChatRoom.SendToMembers).</summary>
     public int FanOutStart { get; } = Random.Shared.Next(int.MaxValue);
 

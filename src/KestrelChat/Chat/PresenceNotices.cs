@@ -27,14 +27,14 @@ internal sealed class PresenceNotices(Action flushFromTimer, Action<byte[]> toCl
     /// <summary>True while notices wait for the window to end; a cheap check for the fan-out path.</summary>
     public bool HasPending => _pending;
 
-    public void Joined(string nickname, ChatSession[] recipients) =>
+    public void Joined(string nickname, MemberList.Snapshot recipients) =>
         Add(_joined, _left, nickname, ServerLines.Joined, recipients);
 
-    public void Left(string nickname, ChatSession[] recipients) =>
+    public void Left(string nickname, MemberList.Snapshot recipients) =>
         Add(_left, _joined, nickname, ServerLines.Left, recipients);
 
     /// <summary>Sends whatever is waiting, joins first, to <paramref name="recipients"/>, and starts a new window.</summary>
-    public void Flush(ChatSession[] recipients)
+    public void Flush(MemberList.Snapshot recipients)
     {
         if (_joined.Count > 0)
         {
@@ -53,7 +53,7 @@ internal sealed class PresenceNotices(Action flushFromTimer, Action<byte[]> toCl
 
     public void Dispose() => _timer.Dispose();
 
-    private void Add(List<string> pending, List<string> opposite, string nickname, Func<string, byte[]> single, ChatSession[] recipients)
+    private void Add(List<string> pending, List<string> opposite, string nickname, Func<string, byte[]> single, MemberList.Snapshot recipients)
     {
         var earlier = opposite.FindIndex(n => NicknameRules.Comparer.Equals(n, nickname));
         if (earlier >= 0)
@@ -89,17 +89,26 @@ internal sealed class PresenceNotices(Action flushFromTimer, Action<byte[]> toCl
     }
 
     /// <summary>To the members here and, through the backplane, to the members on the other instances.</summary>
-    private void Send(ChatSession[] recipients, byte[] line)
+    private void Send(MemberList.Snapshot recipients, byte[] line)
     {
         SendToAll(recipients, line);
         toCluster(line);
     }
 
-    internal static void SendToAll(ChatSession[] recipients, byte[] line)
+    internal static void SendToAll(MemberList.Snapshot recipients, byte[] line) => SendToAll(recipients.Slots, line);
+
+    /// <summary>Sends <paramref name="line"/> to every member (an empty slot is one who left); returns how many.</summary>
+    internal static int SendToAll(ReadOnlySpan<ChatSession?> recipients, byte[] line)
     {
+        var sent = 0;
         foreach (var member in recipients)
         {
-            member.Send(line);
+            if (member is not null)
+            {
+                member.Send(line);
+                sent++;
+            }
         }
+        return sent;
     }
 }
