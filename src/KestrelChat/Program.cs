@@ -44,7 +44,7 @@ builder.WebHost.ConfigureKestrel(kestrel => kestrel.ApplicationServices.GetRequi
 // A reconnect storm (thousands of clients at once after a restart) overflows Kestrel's default
 // accept backlog of 512: the kernel completes those handshakes but Kestrel never sees them, and as
 // the server speaks first ("NICK") those clients wait forever. The kernel caps it at somaxconn.
-builder.WebHost.UseSockets(sockets => { sockets.Backlog = KestrelEndpoints.ListenBacklog; if (Environment.GetEnvironmentVariable("KC_MWB") is { } mwb) { sockets.MaxWriteBufferSize = mwb == "0" ? null : long.Parse(mwb, System.Globalization.CultureInfo.InvariantCulture); } });
+builder.WebHost.UseSockets(sockets => sockets.Backlog = KestrelEndpoints.ListenBacklog);
 
 builder.Services.AddProblemDetails();
 // Bad JSON, a wrong content type or a too-large body must answer 400/415/413, in every environment:

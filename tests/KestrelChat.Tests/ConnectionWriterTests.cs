@@ -1,0 +1,152 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text;
+using KestrelChat.Chat;
+
+namespace KestrelChat.Tests;
+
+/// <summary>
+/// One client's output (Chat/ConnectionWriter.cs) against a real Pipe with a small write buffer, as
+/// Kestrel's socket transport has: what the client would read, whether it keeps up or falls behind.
+/// </summary>
+public sealed class ConnectionWriterTests
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task Lines_written_while_the_client_is_behind_arrive_complete_in_order_and_the_farewell_last()
+    {
+        var pipe = SmallPipe();
+        var writer = new ConnectionWriter(pipe.Writer, capacityBytes: 1024 * 1024);
+        for (var i = 0; i < 2000; i++)
+        {
+            Assert.Equal(WriteResult.Written, writer.Write(Line($"line {i}")));
+        }
+        Assert.True(writer.QueuedBytes > 0, "nobody reads: most lines must wait in the backlog");
+        writer.Complete(Line("bye"));
+        Assert.Equal(WriteResult.Closed, writer.Write(Line("after the farewell")));
+
+        var received = await ReadLinesAsync(pipe.Reader, until: "bye");
+        await writer.Drained.WaitAsync(Deadline);
+
+        Assert.Equal([.. Enumerable.Range(0, 2000).Select(i => $"line {i}"), "bye"], received);
+        Assert.Equal(0, writer.QueuedBytes);
+        Assert.Equal(2001, writer.MessagesOut);
+    }
+
+    [Fact]
+    public async Task A_deferred_flush_holds_the_line_back_until_the_fan_out_flushes()
+    {
+        var pipe = new Pipe();
+        var writer = new ConnectionWriter(pipe.Writer, capacityBytes: 1024 * 1024);
+        var pending = new List<ConnectionWriter>();
+
+        writer.Write(Line("first"), pending);
+        writer.Write(Line("second"), pending);
+        Assert.Single(pending); // one flush for the pair
+        Assert.False(pipe.Reader.TryRead(out _), "nothing is visible before the flush");
+
+        foreach (var recipient in pending)
+        {
+            recipient.FlushDeferred();
+        }
+        var result = await pipe.Reader.ReadAsync().AsTask().WaitAsync(Deadline);
+        Assert.Equal("first\nsecond\n", Encoding.UTF8.GetString(result.Buffer.ToArray()));
+    }
+
+    [Fact]
+    public async Task Past_the_capacity_a_write_is_refused_and_everything_before_it_still_arrives()
+    {
+        var pipe = SmallPipe();
+        var writer = new ConnectionWriter(pipe.Writer, capacityBytes: 4096);
+        var written = 0;
+        while (writer.Write(Line($"line {written}")) == WriteResult.Written)
+        {
+            written++;
+            Assert.True(written < 10_000, "the backlog never filled up");
+        }
+        writer.Complete(Line("! Disconnected: send queue exceeded"));
+
+        var received = await ReadLinesAsync(pipe.Reader, until: "! Disconnected: send queue exceeded");
+
+        Assert.Equal([.. Enumerable.Range(0, written).Select(i => $"line {i}"), "! Disconnected: send queue exceeded"], received);
+    }
+
+    [Fact]
+    public async Task Two_senders_at_once_lose_nothing_and_each_keeps_its_order()
+    {
+        var pipe = SmallPipe();
+        var writer = new ConnectionWriter(pipe.Writer, capacityBytes: 64 * 1024 * 1024);
+        var reading = Task.Run(() => ReadLinesAsync(pipe.Reader, until: "done"));
+
+        await Task.WhenAll(
+            Task.Run(() => Send("a")),
+            Task.Run(() => Send("b")));
+        writer.Complete(Line("done"));
+        var received = await reading.WaitAsync(Deadline);
+
+        Assert.Equal(Enumerable.Range(0, 20_000).Select(i => $"a {i}"), received.Where(l => l.StartsWith('a')));
+        Assert.Equal(Enumerable.Range(0, 20_000).Select(i => $"b {i}"), received.Where(l => l.StartsWith('b')));
+
+        void Send(string sender)
+        {
+            var pending = new List<ConnectionWriter>();
+            for (var i = 0; i < 20_000; i++)
+            {
+                Assert.Equal(WriteResult.Written, writer.Write(Line($"{sender} {i}"), pending));
+                if (i % 100 == 99) // a read's worth of lines, then the fan-out's flush
+                {
+                    pending.ForEach(w => w.FlushDeferred());
+                    pending.Clear();
+                }
+            }
+            pending.ForEach(w => w.FlushDeferred());
+        }
+    }
+
+    [Fact]
+    public async Task When_the_client_is_gone_writes_are_refused_and_the_close_does_not_wait()
+    {
+        var pipe = SmallPipe();
+        var writer = new ConnectionWriter(pipe.Writer, capacityBytes: 1024 * 1024);
+        for (var i = 0; i < 100; i++)
+        {
+            writer.Write(Line($"line {i}")); // backed up: a drain waits for the socket
+        }
+        await pipe.Reader.CompleteAsync(); // the transport stops: the peer is gone
+
+        writer.Complete(Line("bye"));
+        await writer.Drained.WaitAsync(Deadline);
+        Assert.Equal(WriteResult.Closed, writer.Write(Line("too late")));
+        Assert.Equal(0, writer.QueuedBytes);
+    }
+
+    /// <summary>Like Kestrel's transport: flushes wait once more than a few KB are unsent.</summary>
+    private static Pipe SmallPipe() => new(new PipeOptions(pauseWriterThreshold: 2048, resumeWriterThreshold: 1024));
+
+    private static byte[] Line(string text) => Encoding.UTF8.GetBytes(text + "\n");
+
+    private static async Task<List<string>> ReadLinesAsync(PipeReader reader, string until)
+    {
+        var lines = new List<string>();
+        using var timeout = new CancellationTokenSource(Deadline);
+        while (true)
+        {
+            var result = await reader.ReadAsync(timeout.Token);
+            var buffer = result.Buffer;
+            while (buffer.PositionOf((byte)'\n') is { } end)
+            {
+                var line = Encoding.UTF8.GetString(buffer.Slice(0, end).ToArray());
+                buffer = buffer.Slice(buffer.GetPosition(1, end));
+                lines.Add(line);
+                if (line == until)
+                {
+                    reader.AdvanceTo(buffer.Start);
+                    return lines;
+                }
+            }
+            reader.AdvanceTo(buffer.Start, buffer.End);
+            Assert.False(result.IsCompleted, $"the output ended before \"{until}\"");
+        }
+    }
+}
