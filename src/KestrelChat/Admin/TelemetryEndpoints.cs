@@ -20,9 +20,15 @@ internal static class TelemetryEndpoints
         "System.Runtime",
     ];
 
+    internal const int MetricPointsPerStream = 200;
+
     public static IServiceCollection AddChatTelemetry(this IServiceCollection services)
     {
-        services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(Meters).AddPrometheusExporter());
+        // OpenTelemetry allocates every stream's points up front (2000 by default: about 8 MB for these
+        // meters); none of them has more than a few dozen tag combinations.
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(Meters)
+            .AddView(_ => new MetricStreamConfiguration { CardinalityLimit = MetricPointsPerStream })
+            .AddPrometheusExporter());
         services.AddHealthChecks().AddCheck<ChatListenerHealthCheck>("chat-listener", tags: ["ready"]);
         return services;
     }

@@ -31,22 +31,83 @@ internal sealed partial class ChatConnectionHandler(
 
     private readonly ChatOptions _options = options.Value;
     private readonly ChatLimitsOptions _limits = limits.Value;
+    private Action<ChatSession>? _onSendQueueExceeded; // one delegate for all sessions, not one each
 
-    public override async Task OnConnectedAsync(ConnectionContext connection)
+    // Not async itself: one state machine per connection (ServeAsync's) instead of two.
+    public override Task OnConnectedAsync(ConnectionContext connection)
     {
         var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
         if (connectionLimits.TryAcquire(address, out var limit) is { } refusal)
         {
             metrics.Refused(limit!);
             LogRefused(connection.ConnectionId, connection.RemoteEndPoint?.ToString(), Encoding.UTF8.GetString(refusal).TrimEnd());
-            await connection.Transport.Output.WriteAsync(refusal).ConfigureAwait(false);
-            await TlsClose.SendCloseNotifyAsync(connection).ConfigureAwait(false);
-            await connection.Transport.Output.CompleteAsync().ConfigureAwait(false);
-            return;
+            return RefuseAsync(connection, refusal);
         }
+        return ServeAsync(connection, address);
+    }
+
+    private static async Task RefuseAsync(ConnectionContext connection, byte[] refusal)
+    {
+        await connection.Transport.Output.WriteAsync(refusal).ConfigureAwait(false);
+        await TlsClose.SendCloseNotifyAsync(connection).ConfigureAwait(false);
+        await connection.Transport.Output.CompleteAsync().ConfigureAwait(false);
+    }
+
+    private async Task ServeAsync(ConnectionContext connection, IPAddress? address)
+    {
+        _onSendQueueExceeded ??= s => LogSendQueueExceeded(s.Id, s.Nickname, s.QueuedBytes);
+        var session = new ChatSession(connection, IsOperatorByAddress(connection.RemoteEndPoint), _limits.SendQueueBytes, _onSendQueueExceeded);
         try
         {
-            await ServeAsync(connection).ConfigureAwait(false);
+            TcpKeepAlive.Enable(connection, _limits.KeepAliveSeconds);
+            metrics.Opened(session);
+            LogConnected(session.Id, session.RemoteEndPoint?.ToString(), session.LocalEndPoint?.ToString());
+            room.Connect(session);
+
+            // Kestrel asks open connections to close when it stops; a stop that began before this
+            // connection registered is caught by IsStopping.
+            using var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?
+                .ConnectionClosedRequested.Register(() => session.Close(ServerLines.ShuttingDown, "shutdown"));
+            session.Greet();
+            if (shutdown.IsStopping)
+            {
+                session.Close(ServerLines.ShuttingDown, "shutdown");
+            }
+
+            string reason;
+            try
+            {
+                reason = await ReadLinesAsync(session, connection.Transport.Input).ConfigureAwait(false);
+            }
+            catch (ConnectionResetException)
+            {
+                reason = "reset";
+            }
+            catch (Exception ex) when (ex is IOException or ConnectionAbortedException or OperationCanceledException)
+            {
+                reason = "aborted";
+            }
+            finally
+            {
+                session.Close(null, null);
+                room.Disconnect(session);
+            }
+
+            var writer = session.FinishOutputAsync();
+            try
+            {
+                // WaitAsync drops its timer as soon as the writer is done (a storm of closes leaves no timers behind).
+                await writer.WaitAsync(ChatShutdown.CloseFlushTimeout).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                reason += ", last lines not read in time";
+                session.Abort("flush timeout");
+                await writer.ConfigureAwait(false);
+            }
+            metrics.Closed(session, session.CloseReason ?? reason);
+            LogDisconnected(session.Id, session.RemoteEndPoint?.ToString(), session.Nickname, reason,
+                session.BytesIn, session.BytesOut);
         }
         finally
         {
@@ -54,74 +115,11 @@ internal sealed partial class ChatConnectionHandler(
         }
     }
 
-    private async Task ServeAsync(ConnectionContext connection)
-    {
-        var session = new ChatSession(connection, IsOperatorByAddress(connection.RemoteEndPoint), _limits.SendQueueBytes,
-            s => LogSendQueueExceeded(s.Id, s.Nickname, s.QueuedBytes));
-        TcpKeepAlive.Enable(connection, _limits.KeepAliveSeconds);
-        metrics.Opened(session);
-        LogConnected(session.Id, session.RemoteEndPoint?.ToString(), session.LocalEndPoint?.ToString());
-        room.Connect(session);
-
-        // Kestrel asks open connections to close when it stops; a stop that began before this
-        // connection registered is caught by IsStopping.
-        using var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?
-            .ConnectionClosedRequested.Register(() => session.Close(ServerLines.ShuttingDown, "shutdown"));
-        session.Greet();
-        if (shutdown.IsStopping)
-        {
-            session.Close(ServerLines.ShuttingDown, "shutdown");
-        }
-
-        string reason;
-        try
-        {
-            reason = await ReadLinesAsync(session, connection.Transport.Input).ConfigureAwait(false);
-        }
-        catch (ConnectionResetException)
-        {
-            reason = "reset";
-        }
-        catch (Exception ex) when (ex is IOException or ConnectionAbortedException or OperationCanceledException)
-        {
-            reason = "aborted";
-        }
-        finally
-        {
-            session.Close(null, null);
-            room.Disconnect(session);
-        }
-
-        var writer = session.FinishOutputAsync();
-        try
-        {
-            // WaitAsync drops its timer as soon as the writer is done (a storm of closes leaves no timers behind).
-            await writer.WaitAsync(ChatShutdown.CloseFlushTimeout).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            reason += ", last lines not read in time";
-            session.Abort("flush timeout");
-            await writer.ConfigureAwait(false);
-        }
-        metrics.Closed(session, session.CloseReason ?? reason);
-        LogDisconnected(session.Id, session.RemoteEndPoint?.ToString(), session.Nickname, reason,
-            session.BytesIn, session.BytesOut);
-    }
-
     /// <summary>The read loop. Returns why it ended: "eof" (the peer closed) or the reason the server closed it.</summary>
     private async Task<string> ReadLinesAsync(ChatSession session, PipeReader input)
     {
         var framer = new LineFramer(_limits.MaxLineBytes);
-        using var prompt = new Timer(static state =>
-        {
-            var s = (ChatSession)state!;
-            if (s.BytesIn == 0 && !s.IsClosing)
-            {
-                s.Send(ServerLines.NicknamePrompt);
-            }
-        }, session, NicknamePromptDelay, Timeout.InfiniteTimeSpan);
-        using var nicknameDeadline = StartNicknameDeadline(session);
+        using var nicknameTimer = new NicknameTimer(session, NicknamePromptDelay, _limits.NicknameTimeoutSeconds);
 
         using var unframed = new UnframedDetector(input);
         var flood = FloodControl.Create(_limits.MessagesPerSecond, _limits.Burst, Stopwatch.GetTimestamp());
@@ -234,24 +232,6 @@ internal sealed partial class ChatConnectionHandler(
                 return "eof";
             }
         }
-    }
-
-    /// <summary>Closes a connection that has not named itself in time (scanners, forgotten telnets); null when off.</summary>
-    private Timer? StartNicknameDeadline(ChatSession session)
-    {
-        var seconds = _limits.NicknameTimeoutSeconds;
-        if (seconds == 0)
-        {
-            return null;
-        }
-        return new Timer(static state =>
-        {
-            var (s, seconds) = ((ChatSession, int))state!;
-            if (s.Nickname is null)
-            {
-                s.Close(ServerLines.NicknameTimeout(seconds), "nickname timeout");
-            }
-        }, (session, seconds), TimeSpan.FromSeconds(seconds), Timeout.InfiniteTimeSpan);
     }
 
     private bool IsOperatorByAddress(EndPoint? remote) =>

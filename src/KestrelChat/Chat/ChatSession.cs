@@ -15,7 +15,7 @@ internal sealed class ChatSession
     private readonly ConnectionContext _connection;
     private readonly ConnectionWriter _output;
     private readonly Action<ChatSession> _onOverflow;
-    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource? _closed; // only for a flood delay that waits: most sessions never need it
     private string? _nickname;
     private int _closing;
     private volatile bool _nickLineOpen;
@@ -72,7 +72,18 @@ internal sealed class ChatSession
     public bool IsClosing => Volatile.Read(ref _closing) != 0;
 
     /// <summary>Completes when the close starts, to wake anything waiting on this client (a flood delay).</summary>
-    public Task Closed => _closed.Task;
+    public Task Closed
+    {
+        get
+        {
+            var closed = Volatile.Read(ref _closed) ?? Interlocked.CompareExchange(ref _closed, new(TaskCreationOptions.RunContinuationsAsynchronously), null) ?? _closed;
+            if (IsClosing)
+            {
+                closed.TrySetResult(); // the close may have come before this was created
+            }
+            return closed.Task;
+        }
+    }
 
     /// <summary>Why the server closed this session (quit, shutdown, sendq…); null while open or when the peer left first.</summary>
     public string? CloseReason { get; private set; }
@@ -177,7 +188,7 @@ internal sealed class ChatSession
         }
         _output.Complete(farewell);
         _connection.Transport.Input.CancelPendingRead();
-        _closed.TrySetResult();
+        Volatile.Read(ref _closed)?.TrySetResult();
     }
 
     /// <summary>
