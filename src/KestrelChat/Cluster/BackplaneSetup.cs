@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using KestrelChat.Hosting;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -11,14 +13,21 @@ internal static class BackplaneSetup
     {
         services.AddOptions<RedisOptions>().BindConfiguration(RedisOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<RedisOptions>, RedisOptionsValidator>();
-        services.AddSingleton<IChatBackplane>(provider => provider.GetRequiredService<IOptions<RedisOptions>>().Value.Enabled
-            ? ActivatorUtilities.CreateInstance<RedisBackplane>(provider)
+        services.AddSingleton(provider => provider.GetRequiredService<IOptions<RedisOptions>>().Value.Enabled
+            ? CreateRedisBackplane(provider)
             : ActivatorUtilities.CreateInstance<LocalBackplane>(provider));
         // Registered before Kestrel's own hosted service: connected before the chat accepts, stopped after it.
         services.AddSingleton(provider => (IHostedService)provider.GetRequiredService<IChatBackplane>());
         services.AddHealthChecks().AddCheck<BackplaneHealthCheck>("redis-backplane");
         return services;
     }
+
+    // A method of its own, so that a single instance never even loads StackExchange.Redis (the JIT
+    // loads the assemblies of every type a method mentions when it compiles that method).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    [SuppressMessage("Performance", "CA1859", Justification = "Returning RedisBackplane would put the type in the caller's signature and load it.")]
+    private static IChatBackplane CreateRedisBackplane(IServiceProvider provider) =>
+        ActivatorUtilities.CreateInstance<RedisBackplane>(provider);
 }
 
 /// <summary>Degraded (not unhealthy) while Redis is away: the instance still serves its own clients.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Options;
 
 namespace KestrelChat.Hosting;
@@ -41,13 +42,9 @@ internal sealed class RedisOptionsValidator : IValidateOptions<RedisOptions>
         var failures = new List<string>();
         if (options.Enabled)
         {
-            try
+            if (ConfigurationProblem(options.Configuration!) is { } problem)
             {
-                StackExchange.Redis.ConfigurationOptions.Parse(options.Configuration!);
-            }
-            catch (ArgumentException ex)
-            {
-                failures.Add($"Chat:Redis:Configuration is not a valid StackExchange.Redis configuration string: {ex.Message}");
+                failures.Add($"Chat:Redis:Configuration is not a valid StackExchange.Redis configuration string: {problem}");
             }
         }
         if (string.IsNullOrWhiteSpace(options.Channel) || options.Channel.Contains(':', StringComparison.Ordinal))
@@ -63,5 +60,20 @@ internal sealed class RedisOptionsValidator : IValidateOptions<RedisOptions>
             failures.Add($"Chat:Redis:ClaimSeconds must be 3–3600; it is {options.ClaimSeconds}.");
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    // Its own method: a single instance (no Redis) then never loads StackExchange.Redis.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static string? ConfigurationProblem(string configuration)
+    {
+        try
+        {
+            StackExchange.Redis.ConfigurationOptions.Parse(configuration);
+            return null;
+        }
+        catch (ArgumentException ex)
+        {
+            return ex.Message;
+        }
     }
 }
