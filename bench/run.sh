@@ -6,7 +6,7 @@
 #   bench/run.sh -n 1 room paced only these, 1 run each
 #
 # Each run gets a fresh server process on a free port, so its peak RSS is its own, and (except
-# storm) a warm-up load before the measured one. Runs alternate between the two servers; each row of the table is
+# storm) warm-up loads before the measured one. Runs alternate between the two servers; each row of the table is
 # the median run (by the workload's own figure).
 # Reports and server logs stay in bench/publish/results/.
 set -euo pipefail
@@ -20,7 +20,8 @@ declare -A LOAD=(
   [storm]="--clients 10000 --senders 1 --messages 5"                 # everyone connects at once
 )
 ALL=(room crowd paced storm)
-WARMUP="--clients 100 --senders 10 --messages 2000"   # one room-sized load before each measured one
+WARMUP="--clients 100 --senders 10 --messages 2000"   # room-sized loads before each measured one
+WARMUPS=3   # measured: KestrelChat's room figure keeps rising over its first three or four loads, then levels
 runs=3
 if [[ ${1:-} == -n ]]; then runs=$2; shift 2; fi
 workloads=("$@")
@@ -51,12 +52,15 @@ for w in "${workloads[@]}"; do
       if [[ $server == kestrelchat ]]; then program=$out/server/KestrelChat.dll; else program=$out/relay; fi
       start_server "$server" "$port" "$name.log" "$program"
       echo "== $w on $server, run $run of $runs: ${LOAD[$w]}" >&2
-      # Warm-up: a long-running server runs JIT-optimized (tier-1) code; a fresh one would spend the
-      # first second of a run compiling. Same for both servers; peak RSS includes it. Not for storm:
+      # Warm-up: a long-running server runs JIT-optimized (tier-1, PGO) code; a fresh one compiles and
+      # re-compiles through its first loads (docs/benchmarks.md: run 1 ≈ 2 M/s, runs 4+ ≈ 4–5 M/s on room).
+      # Same for both servers; peak RSS includes it. Not for storm:
       # that is the reconnect storm after a restart, on a cold server, and its peak RSS is its own.
       if [[ $w != storm ]]; then
-        "$out/loadgen/KestrelChat.LoadGen" $WARMUP --port "$port" --timeout-seconds 30 >/dev/null \
-          || echo "warm-up on $server failed" >&2
+        for _ in $(seq "$WARMUPS"); do
+          "$out/loadgen/KestrelChat.LoadGen" $WARMUP --port "$port" --timeout-seconds 30 >/dev/null \
+            || echo "warm-up on $server failed" >&2
+        done
         sleep 1   # tier-1 compilation happens in the background
       fi
       "$out/loadgen/KestrelChat.LoadGen" ${LOAD[$w]} --port "$port" --server-pid "$server_pid" \

@@ -7,8 +7,8 @@ namespace KestrelChat.Chat;
 /// <summary>
 /// The one chat everybody is in: every connection (named or not, for GET /clients), the
 /// nickname registry (unique regardless of case), and fan-out.
-/// Membership changes take a lock and publish a new member array (copy-on-write), so fan-out
-/// walks a plain array with no lock at all; join, leave and rename notices are queued under the
+/// Membership changes take a lock and publish a new MemberList snapshot, so fan-out walks a plain
+/// array with no lock at all; join, leave and rename notices are queued under the
 /// lock so that every member sees them in one consistent order (coalesced under churn: PresenceNotices).
 /// </summary>
 internal sealed class ChatRoom : IClusterReceiver, IDisposable
