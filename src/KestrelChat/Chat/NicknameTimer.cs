@@ -40,7 +40,14 @@ internal sealed class NicknameTimer : IDisposable
             if (_timeoutSeconds > 0 && _session.Nickname is null)
             {
                 var rest = TimeSpan.FromSeconds(_timeoutSeconds) - _promptDelay;
-                _timer.Change(rest > TimeSpan.Zero ? rest : TimeSpan.Zero, Timeout.InfiniteTimeSpan); // false once disposed
+                try
+                {
+                    _timer.Change(rest > TimeSpan.Zero ? rest : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The connection ended while this ran: nothing left to time.
+                }
             }
             return;
         }
