@@ -23,7 +23,7 @@ public class ConnectionWriterBenchmarks
         _pipe = new Pipe(new PipeOptions(readerScheduler: PipeScheduler.Inline, pauseWriterThreshold: 64 * 1024,
             resumeWriterThreshold: 32 * 1024, useSynchronizationContext: false));
         _writer = new ConnectionWriter(_pipe.Writer, capacityBytes: 1024 * 1024);
-        _ = ConsumeAsync(_pipe.Reader);
+        _ = FanOutBenchmarks.DrainAsync(_pipe.Reader);
     }
 
     [GlobalCleanup]
@@ -46,18 +46,5 @@ public class ConnectionWriterBenchmarks
             recipient.FlushDeferred();
         }
         _pending.Clear();
-    }
-
-    private static async Task ConsumeAsync(PipeReader reader)
-    {
-        while (true)
-        {
-            var result = await reader.ReadAsync();
-            reader.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                return;
-            }
-        }
     }
 }

@@ -61,7 +61,8 @@ public class FanOutBenchmarks
         return recipients;
     }
 
-    private static async Task DrainAsync(PipeReader reader)
+    /// <summary>Takes everything from <paramref name="reader"/> as it comes, as Kestrel's send loop would.</summary>
+    internal static async Task DrainAsync(PipeReader reader)
     {
         while (true)
         {
