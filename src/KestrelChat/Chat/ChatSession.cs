@@ -69,6 +69,12 @@ internal sealed class ChatSession
     /// <summary>The "nickname: " an unframed client puts before every message itself (removed; the server adds its own).</summary>
     public string? OwnPrefix { get; set; }
 
+    /// <summary>This member's slot in the room's MemberList; -1 when not a member. Changed under the room's lock.</summary>
+    internal int MemberSlot { get; set; } = -1;
+
+    /// <summary>Where this client's fan-outs start in the member list (see ChatRoom.SendToMembers).</summary>
+    public int FanOutStart { get; } = Random.Shared.Next(int.MaxValue);
+
     public bool IsClosing => Volatile.Read(ref _closing) != 0;
 
     /// <summary>Completes when the close starts, to wake anything waiting on this client (a flood delay).</summary>
@@ -117,12 +123,6 @@ internal sealed class ChatSession
     /// loop has handled its whole read (<see cref="FlushFanOut"/>), so a burst of lines costs one flush per recipient.
     /// </summary>
     public void Send(byte[] line, ChatSession sender) => Send(line, sender._fanOutFlushes ??= []);
-
-    /// <summary>This member's slot in the room's MemberList; -1 when not a member. Changed under the room's lock.</summary>
-    internal int MemberSlot { get; set; } = -1;
-
-    /// <summary>Where this client's fan-outs start in the member list (see ChatRoom.SendToMembers).</summary>
-    public int FanOutStart { get; } = Random.Shared.Next(int.MaxValue);
 
     /// <summary>Flushes every recipient this client's lines were written to since the last call. Read loop only.</summary>
     public void FlushFanOut()
