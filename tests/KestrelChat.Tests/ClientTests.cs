@@ -48,14 +48,16 @@ public sealed class ClientTests
         Assert.Equal("* алиса joined the chat.", await bob.ReadLineAsync(TimeSpan.FromSeconds(30)));
         await client.StandardInput.WriteLineAsync("привет через TLS");
         await client.StandardInput.FlushAsync();
-        Assert.Equal("алиса: привет через TLS", await bob.ReadLineAsync());
+        // The client is a separate process (its own JIT, its own TLS stack): on a busy machine it gets the same
+        // generous deadline as its start, rather than the in-process clients' 5 s.
+        Assert.Equal("алиса: привет через TLS", await bob.ReadLineAsync(TimeSpan.FromSeconds(30)));
         await bob.SendLineAsync("и тебе привет");
         await bob.SendLineAsync("/who"); // answered after bob's line went out to алиса, so her leaving cannot overtake it
-        await bob.ReadLineUntilAsync(l => l.StartsWith("* In the chat", StringComparison.Ordinal));
+        await bob.ReadLineUntilAsync(l => l.StartsWith("* In the chat", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
         client.StandardInput.Close(); // end of input: the client says goodbye (close_notify, FIN) and the server closes
 
-        Assert.Equal("* алиса left the chat.", await bob.ReadLineAsync(TimeSpan.FromSeconds(10)));
-        await client.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("* алиса left the chat.", await bob.ReadLineAsync(TimeSpan.FromSeconds(30)));
+        await client.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(0, client.ExitCode);
         Assert.Contains("* Welcome, алиса!", await output, StringComparison.Ordinal);
         Assert.Contains("bob: и тебе привет", await output, StringComparison.Ordinal);
