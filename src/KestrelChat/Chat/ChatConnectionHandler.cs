@@ -57,6 +57,7 @@ internal sealed partial class ChatConnectionHandler(
     {
         _onSendQueueExceeded ??= s => LogSendQueueExceeded(s.Id, s.Nickname, s.QueuedBytes);
         var session = new ChatSession(connection, IsOperatorByAddress(connection.RemoteEndPoint), _limits.SendQueueBytes, _onSendQueueExceeded);
+        var released = false;
         try
         {
             TcpKeepAlive.Enable(connection, _limits.KeepAliveSeconds);
@@ -90,6 +91,10 @@ internal sealed partial class ChatConnectionHandler(
             finally
             {
                 session.Close(null, null);
+                // The address's slot is free once the client has left the chat, before its leave notice goes
+                // out: whoever sees "left" may reconnect at once, even while the last bytes are still flushing.
+                connectionLimits.Release(address);
+                released = true;
                 room.Disconnect(session);
             }
 
@@ -111,7 +116,10 @@ internal sealed partial class ChatConnectionHandler(
         }
         finally
         {
-            connectionLimits.Release(address);
+            if (!released)
+            {
+                connectionLimits.Release(address);
+            }
         }
     }
 
