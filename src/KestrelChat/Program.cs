@@ -45,6 +45,7 @@ builder.WebHost.ConfigureKestrel(kestrel => kestrel.ApplicationServices.GetRequi
 // accept backlog of 512: the kernel completes those handshakes but Kestrel never sees them, and as
 // the server speaks first ("NICK") those clients wait forever. The kernel caps it at somaxconn.
 builder.WebHost.UseSockets(sockets => sockets.Backlog = KestrelEndpoints.ListenBacklog);
+builder.Services.AddTcpKeepAlive();
 
 builder.Services.AddProblemDetails();
 // Bad JSON, a wrong content type or a too-large body must answer 400/415/413, in every environment:

@@ -60,7 +60,6 @@ internal sealed partial class ChatConnectionHandler(
         var released = false;
         try
         {
-            TcpKeepAlive.Enable(connection, _limits.KeepAliveSeconds);
             metrics.Opened(session);
             LogConnected(session.Id, session.RemoteEndPoint?.ToString(), session.LocalEndPoint?.ToString());
             room.Connect(session);
