@@ -74,7 +74,7 @@ internal sealed class ChatRoom : IClusterReceiver, IDisposable
             session.Nickname = newNickname;
             _presence.Flush(_members.Current); // "bob joined" before "bob is now known as carol"
             var renamed = ServerLines.Renamed(oldNickname, newNickname);
-            PresenceNotices.SendToAll(_members.Current, renamed);
+            _members.Current.SendToAll(renamed);
             ToCluster(renamed);
             return true;
         }
@@ -169,11 +169,11 @@ internal sealed class ChatRoom : IClusterReceiver, IDisposable
 
     private int SendToMembers(byte[] line, ChatSession? sender)
     {
-        var members = _members.Current.Slots;
         if (sender is null)
         {
-            return PresenceNotices.SendToAll(members, line);
+            return _members.Current.SendToAll(line);
         }
+        var members = _members.Current.Slots;
         // Each sender walks the members from its own starting point: two read loops fanning out at
         // once then rarely want the same recipient's write lock at the same moment.
         var start = members.Length == 0 ? 0 : sender.FanOutStart % members.Length;

@@ -80,6 +80,21 @@ internal sealed class MemberList
 
         public ReadOnlySpan<ChatSession?> Slots => slots.AsSpan(0, Used);
 
+        /// <summary>Sends <paramref name="line"/> to every member (an empty slot is one who left); returns how many.</summary>
+        public int SendToAll(byte[] line)
+        {
+            var sent = 0;
+            foreach (var member in Slots)
+            {
+                if (member is not null)
+                {
+                    member.Send(line);
+                    sent++;
+                }
+            }
+            return sent;
+        }
+
         /// <summary>A copy without the empty slots, in join order.</summary>
         public ChatSession[] ToArray()
         {

@@ -91,24 +91,7 @@ internal sealed class PresenceNotices(Action flushFromTimer, Action<byte[]> toCl
     /// <summary>To the members here and, through the backplane, to the members on the other instances.</summary>
     private void Send(MemberList.Snapshot recipients, byte[] line)
     {
-        SendToAll(recipients, line);
+        recipients.SendToAll(line);
         toCluster(line);
-    }
-
-    internal static void SendToAll(MemberList.Snapshot recipients, byte[] line) => SendToAll(recipients.Slots, line);
-
-    /// <summary>Sends <paramref name="line"/> to every member (an empty slot is one who left); returns how many.</summary>
-    internal static int SendToAll(ReadOnlySpan<ChatSession?> recipients, byte[] line)
-    {
-        var sent = 0;
-        foreach (var member in recipients)
-        {
-            if (member is not null)
-            {
-                member.Send(line);
-                sent++;
-            }
-        }
-        return sent;
     }
 }
