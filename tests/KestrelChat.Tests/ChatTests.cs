@@ -122,6 +122,46 @@ public sealed class ChatTests : ServerPerTest
     }
 
     [Fact]
+    public async Task Lines_and_commands_typed_in_one_burst_reach_the_others_in_the_order_they_were_typed()
+    {
+        var (alice, bob, carol) = await JoinThreeAsync();
+
+        // One write, so the server handles it in one read: the chat lines are fanned out together,
+        // and no command may overtake the lines typed before it.
+        await alice.SendAsync(Encoding.UTF8.GetBytes("один\n/msg bob два\nthree\n/nick Алиса\nfour\n"));
+
+        Assert.Equal("alice: один", await bob.ReadLineAsync());
+        Assert.Equal("alice (private): два", await bob.ReadLineAsync());
+        Assert.Equal("alice: three", await bob.ReadLineAsync());
+        Assert.Equal("* alice is now known as Алиса.", await bob.ReadLineAsync());
+        Assert.Equal("Алиса: four", await bob.ReadLineAsync());
+        Assert.Equal("alice: один", await carol.ReadLineAsync());
+        Assert.Equal("alice: three", await carol.ReadLineAsync());
+        Assert.Equal("* alice is now known as Алиса.", await carol.ReadLineAsync());
+        Assert.Equal("Алиса: four", await carol.ReadLineAsync());
+        await DisposeAllAsync(alice, bob, carol);
+    }
+
+    [Fact]
+    public async Task A_burst_of_a_thousand_lines_arrives_complete_and_in_order()
+    {
+        await using var server = ChatServer.Start(("Chat:Limits:MessagesPerSecond", "0")); // no flood control
+        var (alice, bob, carol) = await JoinThreeAsync(server);
+        var lines = Enumerable.Range(0, 1000).Select(i => $"строка {i} " + new string('x', i % 100)).ToList();
+
+        await alice.SendAsync(Encoding.UTF8.GetBytes(string.Concat(lines.Select(line => line + "\n"))));
+
+        foreach (var client in new[] { bob, carol })
+        {
+            foreach (var line in lines)
+            {
+                Assert.Equal("alice: " + line, await client.ReadLineAsync());
+            }
+        }
+        await DisposeAllAsync(alice, bob, carol);
+    }
+
+    [Fact]
     public async Task A_Cyrillic_character_split_across_two_writes_arrives_whole()
     {
         await using var alice = await Server.JoinAsync("alice");
@@ -220,11 +260,13 @@ public sealed class ChatTests : ServerPerTest
         Assert.Equal("! Unknown command /dance. Type /help for the list.", await alice.ReadLineAsync());
     }
 
-    private async Task<(ChatTestClient Alice, ChatTestClient Bob, ChatTestClient Carol)> JoinThreeAsync()
+    private Task<(ChatTestClient Alice, ChatTestClient Bob, ChatTestClient Carol)> JoinThreeAsync() => JoinThreeAsync(Server);
+
+    private static async Task<(ChatTestClient Alice, ChatTestClient Bob, ChatTestClient Carol)> JoinThreeAsync(ChatServer server)
     {
-        var alice = await Server.JoinAsync("alice");
-        var bob = await Server.JoinAsync("bob");
-        var carol = await Server.JoinAsync("carol");
+        var alice = await server.JoinAsync("alice");
+        var bob = await server.JoinAsync("bob");
+        var carol = await server.JoinAsync("carol");
         Assert.Equal("* bob joined the chat.", await alice.ReadLineAsync());
         Assert.Equal("* carol joined the chat.", await alice.ReadLineAsync());
         Assert.Equal("* carol joined the chat.", await bob.ReadLineAsync());

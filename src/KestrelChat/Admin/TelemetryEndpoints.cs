@@ -13,6 +13,7 @@ internal static class TelemetryEndpoints
         ChatMetrics.MeterName,
         "Microsoft.AspNetCore.Hosting",
         "Microsoft.AspNetCore.Server.Kestrel",
+        "Microsoft.AspNetCore.MemoryPool",
         "Microsoft.AspNetCore.Diagnostics",
         "Microsoft.AspNetCore.RateLimiting",
         "Microsoft.AspNetCore.Authentication",

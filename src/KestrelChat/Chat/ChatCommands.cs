@@ -39,18 +39,22 @@ internal sealed partial class ChatCommands(
         {
             return ValueTask.CompletedTask; // an empty Enter is not a message
         }
-        if (IsWho(text))
+        var who = IsWho(text);
+        var stop = !who && IsStop(text);
+        if (!who && !stop && text[0] != '/')
+        {
+            Say(session, line);
+            return ValueTask.CompletedTask;
+        }
+
+        SendPending(session); // what the client said before a command reaches the others before the command acts
+        if (who)
         {
             return WhoAsync(session);
         }
-        if (IsStop(text))
+        if (stop)
         {
             Stop(session);
-            return ValueTask.CompletedTask;
-        }
-        if (text[0] != '/')
-        {
-            Say(session, line);
             return ValueTask.CompletedTask;
         }
 
@@ -134,7 +138,35 @@ internal sealed partial class ChatCommands(
         {
             LogMessageText(session.Nickname!, text);
         }
-        metrics.Broadcast(room.Broadcast(ServerLines.Chat(session.Nickname!, text), sender: session));
+        if (backplane.IsClustered)
+        {
+            metrics.Broadcast(room.Broadcast(ServerLines.Chat(session.Nickname!, text), sender: session));
+            return;
+        }
+        // A single instance gathers the lines of one read and fans them out together (FanOutBatch).
+        var pending = session.PendingLines ??= new FanOutBatch();
+        if (!pending.TryAdd(session.Nickname!, text))
+        {
+            SendPending(session);
+            pending.TryAdd(session.Nickname!, text);
+        }
+    }
+
+    /// <summary>Fans out the chat lines the client's current read has gathered so far.</summary>
+    public void SendPending(ChatSession session)
+    {
+        if (session.PendingLines is { IsEmpty: false } pending)
+        {
+            var lines = pending.Lines;
+            metrics.Broadcast(room.BroadcastPending(session, pending), lines);
+        }
+    }
+
+    /// <summary>The end of one read: its chat lines go out, and each recipient is flushed once.</summary>
+    public void EndOfRead(ChatSession session)
+    {
+        SendPending(session);
+        session.FlushFanOut();
     }
 
     private async ValueTask WhoAsync(ChatSession session)

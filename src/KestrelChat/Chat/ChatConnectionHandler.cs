@@ -203,7 +203,7 @@ internal sealed partial class ChatConnectionHandler(
             }
             finally
             {
-                session.FlushFanOut(); // every recipient of this read's lines: one flush each
+                commands.EndOfRead(session); // this read's chat lines to everyone: one copy and one flush per recipient
             }
 
             if (floodDelay > TimeSpan.Zero)

@@ -83,6 +83,15 @@ internal sealed class ChatMetrics
 
     public void Broadcast(int recipients) => _fanOut.Record(recipients);
 
+    /// <summary><paramref name="messages"/> chat lines fanned out together, each to <paramref name="recipients"/> clients.</summary>
+    public void Broadcast(int recipients, int messages)
+    {
+        for (var i = 0; i < messages; i++)
+        {
+            _fanOut.Record(recipients);
+        }
+    }
+
     /// <summary>Closed sessions' part plus every live session's part, read under the lock.</summary>
     private long Total(Func<Totals, long> closed, Func<ChatSession, long> live)
     {

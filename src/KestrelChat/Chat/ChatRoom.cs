@@ -167,31 +167,48 @@ internal sealed class ChatRoom : IClusterReceiver, IDisposable
         return recipients;
     }
 
-    private int SendToMembers(byte[] line, ChatSession? sender)
+    /// <summary>
+    /// Fans out <paramref name="sender"/>'s pending chat lines (<see cref="FanOutBatch"/>, single instance):
+    /// one copy of the whole batch per member; returns how many members got it.
+    /// </summary>
+    public int BroadcastPending(ChatSession sender, FanOutBatch batch)
     {
-        if (sender is null)
+        if (_presence.HasPending)
         {
-            return _members.Current.SendToAll(line);
+            FlushPresence();
         }
+        var (recipients, referenced) = SendToMembers(batch.Bytes, batch.Lines, sender);
+        batch.Clear(referenced);
+        return recipients;
+    }
+
+    private int SendToMembers(byte[] line, ChatSession? sender) =>
+        sender is null ? _members.Current.SendToAll(line) : SendToMembers(line, 1, sender).Recipients;
+
+    private (int Recipients, bool Referenced) SendToMembers(ReadOnlyMemory<byte> bytes, int lines, ChatSession sender)
+    {
         var members = _members.Current.Slots;
         // Each sender walks the members from its own starting point: two read loops fanning out at
         // once then rarely want the same recipient's write lock at the same moment.
         var start = members.Length == 0 ? 0 : sender.FanOutStart % members.Length;
-        return SendFrom(sender, line, members[start..]) + SendFrom(sender, line, members[..start]);
+        var (first, firstReferenced) = SendFrom(sender, bytes, lines, members[start..]);
+        var (second, secondReferenced) = SendFrom(sender, bytes, lines, members[..start]);
+        return (first + second, firstReferenced || secondReferenced);
     }
 
-    private static int SendFrom(ChatSession sender, byte[] line, ReadOnlySpan<ChatSession?> members)
+    private static (int Recipients, bool Referenced) SendFrom(ChatSession sender, ReadOnlyMemory<byte> bytes, int lines, ReadOnlySpan<ChatSession?> members)
     {
         var recipients = 0;
+        var referenced = false;
         foreach (var member in members)
         {
             if (member is not null && member != sender)
             {
-                member.Send(line, sender); // flushed once the sender's whole read is handled
+                referenced |= member.Send(bytes, lines, sender); // flushed once the sender's whole read is handled
                 recipients++;
             }
         }
-        return recipients;
+        return (recipients, referenced);
     }
 
     /// <summary>Closes every connection with <paramref name="farewell"/> as its last line.</summary>

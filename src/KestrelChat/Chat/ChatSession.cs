@@ -112,17 +112,27 @@ internal sealed class ChatSession
     public void Greet()
     {
         _nickLineOpen = true;
-        Send(ServerLines.NickGreeting);
+        Write(ServerLines.NickGreeting, 1, deferFlushTo: null); // the prompt itself leaves the line open
     }
 
     /// <summary>Writes a line to this client. Never blocks; a client whose backlog overflows is disconnected.</summary>
-    public void Send(byte[] line) => Send(line, deferFlushTo: null);
+    public void Send(byte[] line) => Send(line, 1, deferFlushTo: null);
 
     /// <summary>
     /// One recipient of <paramref name="sender"/>'s chat line: written now, flushed when the sender's read
     /// loop has handled its whole read (<see cref="FlushFanOut"/>), so a burst of lines costs one flush per recipient.
     /// </summary>
-    public void Send(byte[] line, ChatSession sender) => Send(line, sender._fanOutFlushes ??= []);
+    public void Send(byte[] line, ChatSession sender) => Send(line, 1, sender._fanOutFlushes ??= []);
+
+    /// <summary>
+    /// <paramref name="sender"/>'s batch of <paramref name="lines"/> chat lines, flushed like a single
+    /// line above. True when this client's backlog keeps a reference to <paramref name="bytes"/>.
+    /// </summary>
+    public bool Send(ReadOnlyMemory<byte> bytes, int lines, ChatSession sender) =>
+        Send(bytes, lines, sender._fanOutFlushes ??= []) == WriteResult.Queued;
+
+    /// <summary>This client's chat lines of the current read, not yet fanned out (created when it first speaks). Read loop only.</summary>
+    public FanOutBatch? PendingLines { get; set; }
 
     /// <summary>Flushes every recipient this client's lines were written to since the last call. Read loop only.</summary>
     public void FlushFanOut()
@@ -137,17 +147,24 @@ internal sealed class ChatSession
         }
     }
 
-    private void Send(byte[] line, List<ConnectionWriter>? deferFlushTo)
+    private WriteResult Send(ReadOnlyMemory<byte> bytes, int lines, List<ConnectionWriter>? deferFlushTo)
     {
-        if (_nickLineOpen && !ReferenceEquals(line, ServerLines.NickGreeting))
+        if (_nickLineOpen)
         {
-            EndNickLine(line);
+            EndNickLine(bytes.Span);
         }
-        if (_output.Write(line, deferFlushTo) == WriteResult.Overflow)
+        return Write(bytes, lines, deferFlushTo);
+    }
+
+    private WriteResult Write(ReadOnlyMemory<byte> bytes, int lines, List<ConnectionWriter>? deferFlushTo)
+    {
+        var result = _output.Write(bytes, lines, deferFlushTo);
+        if (result == WriteResult.Overflow)
         {
             _onOverflow(this);
             Close(ServerLines.SendQueueExceeded, "sendq");
         }
+        return result;
     }
 
     /// <summary>
@@ -155,7 +172,7 @@ internal sealed class ChatSession
     /// it typed anything (an announcement, a shutdown) would run on after it: end that line first.
     /// Once the client has sent bytes, its own Enter ended the line on its terminal.
     /// </summary>
-    private void EndNickLine(byte[] next)
+    private void EndNickLine(ReadOnlySpan<byte> next)
     {
         lock (_nickLine)
         {

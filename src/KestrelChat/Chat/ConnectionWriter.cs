@@ -24,15 +24,24 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
     /// <summary>Flush at least this often while draining a long backlog, so the pipe's own buffer stays small.</summary>
     private const int MaxBatchBytes = 64 * 1024;
 
+    /// <summary>
+    /// A deferred flush waits for at most this many bytes. One read of a fast sender can hold up to
+    /// Kestrel's 1 MiB input buffer of lines; copying all of them into every recipient's pipe before the
+    /// flush would rent that much pinned memory per recipient (100 MB in the room workload). Past this, the
+    /// flush goes out at once, and a peer that is behind gets the rest through its backlog of line references.
+    /// </summary>
+    private const int MaxDeferredBytes = 16 * 1024;
+
     private readonly Lock _sync = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Queue<byte[]>? _backlog; // senders add here; only for a client that fell behind (or an unframed one)
-    private Queue<byte[]>? _batch;   // the drain's: taken from the backlog in one swap, copied into the pipe outside the lock
+    private Queue<Chunk>? _backlog; // senders add here; only for a client that fell behind (or an unframed one)
+    private Queue<Chunk>? _batch;   // the drain's: taken from the backlog in one swap, copied into the pipe outside the lock
     private long _backlogBytes;      // both queues
     private bool _draining;   // a drain task owns the pipe; new lines go to the backlog
     private bool _completing; // Complete() was called: the farewell is the last line
     private bool _gone;       // the transport stopped taking bytes (peer gone, aborted)
     private bool _flushDeferred; // unflushed bytes in the pipe; a fan-out's FlushDeferred will flush them
+    private int _unflushedBytes;
     private long _bytesOut, _messagesOut;
 
     /// <summary>
@@ -52,11 +61,16 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
     /// <summary>Completes once <see cref="Complete"/> was called and everything before it is flushed, or the peer is gone.</summary>
     public Task Drained => _drained.Task;
 
+    /// <summary>Writes one line; see <see cref="Write(ReadOnlyMemory{byte}, int, List{ConnectionWriter}?)"/>.</summary>
+    public WriteResult Write(byte[] line, List<ConnectionWriter>? deferFlushTo = null) => Write(line, 1, deferFlushTo);
+
     /// <summary>
-    /// Writes <paramref name="line"/>; with <paramref name="deferFlushTo"/>, leaves the flush to its
-    /// owner (this writer is added to it once) instead of flushing now.
+    /// Writes <paramref name="lines"/> whole lines (<paramref name="bytes"/>, each ending in LF); with
+    /// <paramref name="deferFlushTo"/>, leaves the flush to its owner (this writer is added to it once)
+    /// instead of flushing now. <see cref="WriteResult.Queued"/> means the backlog keeps a reference to
+    /// <paramref name="bytes"/>: the caller must not reuse that memory.
     /// </summary>
-    public WriteResult Write(byte[] line, List<ConnectionWriter>? deferFlushTo = null)
+    public WriteResult Write(ReadOnlyMemory<byte> bytes, int lines, List<ConnectionWriter>? deferFlushTo = null)
     {
         lock (_sync)
         {
@@ -66,15 +80,15 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
             }
             if (!_draining && !Unframed)
             {
-                WriteToPipe(line, deferFlushTo);
+                WriteToPipe(bytes.Span, lines, deferFlushTo);
                 return WriteResult.Written;
             }
-            if (Interlocked.Read(ref _backlogBytes) + line.Length > capacityBytes)
+            if (Interlocked.Read(ref _backlogBytes) + bytes.Length > capacityBytes)
             {
                 return WriteResult.Overflow;
             }
-            Enqueue(line);
-            return WriteResult.Written;
+            Enqueue(bytes, lines);
+            return WriteResult.Queued;
         }
     }
 
@@ -95,7 +109,7 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
             }
             if (lastLine is not null)
             {
-                (_backlog ??= new Queue<byte[]>()).Enqueue(lastLine);
+                (_backlog ??= new Queue<Chunk>()).Enqueue(new Chunk(lastLine, 1));
                 Interlocked.Add(ref _backlogBytes, lastLine.Length);
             }
             StartDrain(pendingFlush: null);
@@ -116,19 +130,20 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
     }
 
     // Under _sync, with no drain running: the pipe is ours.
-    private void WriteToPipe(byte[] line, List<ConnectionWriter>? deferFlushTo)
+    private void WriteToPipe(ReadOnlySpan<byte> bytes, int lines, List<ConnectionWriter>? deferFlushTo)
     {
         try
         {
-            output.Write(line);
-            Count(line.Length, 1);
+            output.Write(bytes);
+            Count(bytes.Length, lines);
         }
         catch (Exception ex) when (IsPeerGone(ex))
         {
             SetGone();
             return;
         }
-        if (deferFlushTo is null)
+        _unflushedBytes += bytes.Length;
+        if (deferFlushTo is null || _unflushedBytes >= MaxDeferredBytes)
         {
             FlushLocked();
         }
@@ -143,6 +158,7 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
     private void FlushLocked()
     {
         _flushDeferred = false;
+        _unflushedBytes = 0;
         try
         {
             var flush = output.FlushAsync();
@@ -161,10 +177,26 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
         }
     }
 
-    private void Enqueue(byte[] line)
+    private void Enqueue(ReadOnlyMemory<byte> bytes, int lines)
     {
-        (_backlog ??= new Queue<byte[]>()).Enqueue(line);
-        Interlocked.Add(ref _backlogBytes, line.Length);
+        var backlog = _backlog ??= new Queue<Chunk>();
+        if (Unframed && lines > 1)
+        {
+            // The lesson client gets one message per recv(): split a sender's batch into its lines.
+            var rest = bytes;
+            while (rest.Length > 0)
+            {
+                var end = rest.Span.IndexOf((byte)'\n') + 1;
+                end = end == 0 ? rest.Length : end;
+                backlog.Enqueue(new Chunk(rest[..end], 1));
+                rest = rest[end..];
+            }
+        }
+        else
+        {
+            backlog.Enqueue(new Chunk(bytes, lines));
+        }
+        Interlocked.Add(ref _backlogBytes, bytes.Length);
         StartDrain(pendingFlush: null);
     }
 
@@ -193,7 +225,7 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
             {
                 while (true)
                 {
-                    Queue<byte[]> batch;
+                    Queue<Chunk> batch;
                     lock (_sync)
                     {
                         if (_batch is not { Count: > 0 })
@@ -232,13 +264,13 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
     }
 
     // Drain only, outside the lock: copies up to MaxBatchBytes (unframed: one message, without its LF) into the pipe.
-    private void WriteBatch(Queue<byte[]> backlog)
+    private void WriteBatch(Queue<Chunk> backlog)
     {
         if (Unframed)
         {
             var line = backlog.Dequeue();
-            Interlocked.Add(ref _backlogBytes, -line.Length);
-            var message = UnframedOutput.Message(line);
+            Interlocked.Add(ref _backlogBytes, -line.Bytes.Length);
+            var message = UnframedOutput.Message(line.Bytes.Span);
             output.Write(message);
             Count(message.Length, 1);
             return;
@@ -247,9 +279,9 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
         var messages = 0;
         while (bytes < MaxBatchBytes && backlog.TryDequeue(out var next))
         {
-            output.Write(next);
-            bytes += next.Length;
-            messages++;
+            output.Write(next.Bytes.Span);
+            bytes += next.Bytes.Length;
+            messages += next.Lines;
         }
         Interlocked.Add(ref _backlogBytes, -bytes);
         Count(bytes, messages);
@@ -274,6 +306,9 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
         }
     }
 
+    /// <summary>Whole lines waiting in the backlog: one line, or a sender's batch of them.</summary>
+    private readonly record struct Chunk(ReadOnlyMemory<byte> Bytes, int Lines);
+
     private static bool IsEnd(FlushResult result) => result.IsCompleted || result.IsCanceled;
 
     private static bool IsPeerGone(Exception ex) =>
@@ -283,7 +318,15 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
 
 internal enum WriteResult
 {
+    /// <summary>Copied into the pipe.</summary>
     Written,
+
+    /// <summary>Kept by reference in the backlog (the client is behind, or unframed).</summary>
+    Queued,
+
+    /// <summary>Refused: the backlog would pass its capacity (SendQ exceeded).</summary>
     Overflow,
+
+    /// <summary>Dropped: the connection is closing or gone.</summary>
     Closed,
 }

@@ -50,7 +50,29 @@ internal static class ServerLines
     public static byte[] Error(string text) => Encode("! ", text);
 
     /// <summary>"alice: text", the line the others see.</summary>
-    public static byte[] Chat(string nickname, string text) => Encode(nickname, ": ", text);
+    public static byte[] Chat(string nickname, string text)
+    {
+        var line = new byte[ChatByteCount(nickname, text)];
+        WriteChat(nickname, text, line);
+        return line;
+    }
+
+    /// <summary>The length of <see cref="Chat"/>'s line, LF included.</summary>
+    public static int ChatByteCount(string nickname, string text) =>
+        Encoding.UTF8.GetByteCount(nickname) + ChatSeparator.Length + Encoding.UTF8.GetByteCount(text) + 1;
+
+    /// <summary>Writes <see cref="Chat"/>'s line into <paramref name="destination"/>; returns its length.</summary>
+    public static int WriteChat(string nickname, string text, Span<byte> destination)
+    {
+        var written = Encoding.UTF8.GetBytes(nickname, destination);
+        ChatSeparator.CopyTo(destination[written..]);
+        written += ChatSeparator.Length;
+        written += Encoding.UTF8.GetBytes(text, destination[written..]);
+        destination[written++] = (byte)'\n';
+        return written;
+    }
+
+    private static ReadOnlySpan<byte> ChatSeparator => ": "u8;
 
     /// <summary>"alice (private): text", seen by the recipient of /msg only.</summary>
     public static byte[] Private(string nickname, string text) => Encode(nickname, " (private): ", text);

@@ -9,9 +9,9 @@ internal static class UnframedOutput
 {
     public const int MaxMessageBytes = 1024;
 
-    public static ReadOnlySpan<byte> Message(byte[] line)
+    public static ReadOnlySpan<byte> Message(ReadOnlySpan<byte> line)
     {
-        var span = line.AsSpan();
+        var span = line;
         if (span.Length > 0 && span[^1] == (byte)'\n')
         {
             span = span[..^1];
