@@ -37,6 +37,7 @@ public sealed partial class MetricsTests
         Assert.Equal(1, Value(metrics, "kestrelchat_broadcast_recipients_count"));
         Assert.Equal(2, Value(metrics, "kestrelchat_broadcast_recipients_sum")); // bob's line went to alice and carol
         Assert.Contains("kestrel_active_connections{", metrics, StringComparison.Ordinal);
+        Assert.Contains("aspnetcore_memory_pool_pooled_bytes{", metrics, StringComparison.Ordinal); // Kestrel's pinned buffers
     }
 
     [Fact]
