@@ -61,6 +61,23 @@ public class FanOutBenchmarks
         return recipients;
     }
 
+    /// <summary>
+    /// A read of 64 lines through the sender's <see cref="FanOutBatch"/>, as a single instance fans out
+    /// chat: each line encoded once into the batch, then one copy and one flush per recipient. Per line.
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = 64)]
+    public int BroadcastBatchOf64()
+    {
+        var batch = _sender.PendingLines ??= new FanOutBatch();
+        for (var i = 0; i < 64; i++)
+        {
+            batch.TryAdd("member0", "hello everyone, this is a 64-byte chat line of plain ASCII text");
+        }
+        var recipients = _room.BroadcastPending(_sender, batch);
+        _sender.FlushFanOut();
+        return recipients;
+    }
+
     /// <summary>Takes everything from <paramref name="reader"/> as it comes, as Kestrel's send loop would.</summary>
     internal static async Task DrainAsync(PipeReader reader)
     {

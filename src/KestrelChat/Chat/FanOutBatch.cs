@@ -12,7 +12,8 @@ namespace KestrelChat.Chat;
 /// Batches are cut from 16 KiB arenas. A batch that some recipient's backlog still references (that
 /// client is behind) is left in place and the next batch starts after it; otherwise the next one
 /// reuses the same bytes. So a client that keeps up costs no allocation per line, and a slow
-/// client's backlog holds about as much memory as it counts against its send queue.
+/// client's backlog holds what it counts against its send queue plus at most the unused rest of one
+/// arena per sender it holds lines from.
 /// </remarks>
 internal sealed class FanOutBatch
 {
