@@ -13,9 +13,9 @@ namespace KestrelChat.Chat;
 /// A fan-out may also defer the flush: a sender's read loop writes every line of one read to every
 /// recipient and then flushes each recipient once (<see cref="FlushDeferred"/>), as the C relay writes
 /// once per receiver per epoll round. A flush (a lock in the pipe and a wake-up of the transport) costs
-/// more than copying a line.
+/// more than copying a line. What is written is whole lines: one, or a sender's batch of them (FanOutBatch).
 /// When a flush does not complete at once (the peer is slow and the pipe is over Kestrel's write
-/// buffer threshold), lines go to a backlog bounded by bytes instead, and one drain task feeds the pipe
+/// buffer threshold), lines go by reference to a backlog bounded by bytes instead, and one drain task feeds the pipe
 /// as the socket takes it. A sender therefore never waits: a slow client only grows its own backlog
 /// until <see cref="Write"/> refuses (IRC's "SendQ exceeded"), and the session disconnects it.
 /// </summary>
@@ -28,7 +28,7 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
     /// A deferred flush waits for at most this many bytes. One read of a fast sender can hold up to
     /// Kestrel's 1 MiB input buffer of lines; copying all of them into every recipient's pipe before the
     /// flush would rent that much pinned memory per recipient (100 MB in the room workload). Past this, the
-    /// flush goes out at once, and a peer that is behind gets the rest through its backlog of line references.
+    /// flush goes out at once, and a peer that is behind gets the rest through its backlog (by reference, not copied).
     /// </summary>
     private const int MaxDeferredBytes = 16 * 1024;
 
