@@ -61,7 +61,7 @@ internal sealed partial class ChatConnectionHandler(
         try
         {
             metrics.Opened(session);
-            LogConnected(session.Id, session.RemoteEndPoint?.ToString(), session.LocalEndPoint?.ToString());
+            LogConnected(session.Id, session.RemoteEndPoint, session.LocalEndPoint); // formatted only when logged
             room.Connect(session);
 
             // Kestrel asks open connections to close when it stops; a stop that began before this
@@ -110,7 +110,7 @@ internal sealed partial class ChatConnectionHandler(
                 await writer.ConfigureAwait(false);
             }
             metrics.Closed(session, session.CloseReason ?? reason);
-            LogDisconnected(session.Id, session.RemoteEndPoint?.ToString(), session.Nickname, reason,
+            LogDisconnected(session.Id, session.RemoteEndPoint, session.Nickname, reason,
                 session.BytesIn, session.BytesOut);
         }
         finally
@@ -246,10 +246,10 @@ internal sealed partial class ChatConnectionHandler(
         && IPAddress.IsLoopback(ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address);
 
     [LoggerMessage(LogLevel.Information, "Client {ConnectionId} connected from {RemoteEndPoint} to {LocalEndPoint}")]
-    private partial void LogConnected(string connectionId, string? remoteEndPoint, string? localEndPoint);
+    private partial void LogConnected(string connectionId, IPEndPoint? remoteEndPoint, IPEndPoint? localEndPoint);
 
     [LoggerMessage(LogLevel.Information, "Client {ConnectionId} ({Nickname}) from {RemoteEndPoint} disconnected: {Reason}; {BytesIn} bytes in, {BytesOut} bytes out")]
-    private partial void LogDisconnected(string connectionId, string? remoteEndPoint, string? nickname, string reason, long bytesIn, long bytesOut);
+    private partial void LogDisconnected(string connectionId, IPEndPoint? remoteEndPoint, string? nickname, string reason, long bytesIn, long bytesOut);
 
     [LoggerMessage(LogLevel.Warning, "Connection {ConnectionId} from {RemoteEndPoint} refused: {Reason}")]
     private partial void LogRefused(string connectionId, string? remoteEndPoint, string reason);
