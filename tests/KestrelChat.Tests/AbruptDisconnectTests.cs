@@ -18,6 +18,7 @@ public sealed class AbruptDisconnectTests(ITestOutputHelper output)
     public async Task A_reset_connection_is_announced_as_left_and_no_longer_listed()
     {
         await using var server = ChatServer.Start();
+        using var metrics = new MetricRecorder(server);
         await using var alice = await server.JoinAsync("alice");
         await using var carol = await server.JoinAsync("carol");
         var bob = await server.JoinAsync("bob");
@@ -28,6 +29,7 @@ public sealed class AbruptDisconnectTests(ITestOutputHelper output)
 
         Assert.Equal("* bob left the chat.", await alice.ReadLineAsync());
         Assert.Equal("* bob left the chat.", await carol.ReadLineAsync());
+        Assert.Equal(1, await metrics.WaitForAsync(1, "kestrelchat.connections.closed", "reason", "reset")); // what operators see
         await AssertListedAsync(server, "alice", "carol");
         await alice.SendLineAsync("still here");
         Assert.Equal("alice: still here", await carol.ReadLineAsync());

@@ -133,7 +133,17 @@ internal sealed partial class ChatConnectionHandler(
         long unconsumed = 0;
         while (true)
         {
-            var result = await input.ReadAsync().ConfigureAwait(false);
+            ReadResult result;
+            try
+            {
+                result = await input.ReadAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is ConnectionResetException or IOException or ConnectionAbortedException)
+            {
+                // The usual way a connection dies. Returned, not rethrown through ServeAsync's await: a
+                // thousand clients dropping at once (a network blip) cost one exception each, not two.
+                return ex is ConnectionResetException ? "reset" : "aborted";
+            }
             var buffer = result.Buffer;
             session.CountBytesIn(buffer.Length - unconsumed);
             if (session.IsClosing)
