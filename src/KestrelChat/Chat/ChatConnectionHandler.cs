@@ -67,7 +67,7 @@ internal sealed partial class ChatConnectionHandler(
             // Kestrel asks open connections to close when it stops; a stop that began before this
             // connection registered is caught by IsStopping.
             using var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?
-                .ConnectionClosedRequested.Register(() => session.Close(ServerLines.ShuttingDown, "shutdown"));
+                .ConnectionClosedRequested.Register(static state => ((ChatSession)state!).Close(ServerLines.ShuttingDown, "shutdown"), session);
             session.Greet();
             if (shutdown.IsStopping)
             {
