@@ -148,7 +148,7 @@ internal sealed partial class ChatCommands(
         if (!pending.TryAdd(session.Nickname!, text))
         {
             SendPending(session);
-            pending.TryAdd(session.Nickname!, text);
+            pending.TryAdd(session.Nickname!, text); // always fits an empty batch (a long line gets its own arena)
         }
     }
 

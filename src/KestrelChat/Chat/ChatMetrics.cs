@@ -81,10 +81,8 @@ internal sealed class ChatMetrics
 
     public void FloodDelayed() => _floodDelays.Add(1);
 
-    public void Broadcast(int recipients) => _fanOut.Record(recipients);
-
-    /// <summary><paramref name="messages"/> chat lines fanned out together, each to <paramref name="recipients"/> clients.</summary>
-    public void Broadcast(int recipients, int messages)
+    /// <summary><paramref name="messages"/> chat lines (one, or a batch fanned out together), each to <paramref name="recipients"/> clients.</summary>
+    public void Broadcast(int recipients, int messages = 1)
     {
         for (var i = 0; i < messages; i++)
         {

@@ -119,14 +119,10 @@ internal sealed class ChatSession
     public void Send(byte[] line) => Send(line, 1, deferFlushTo: null);
 
     /// <summary>
-    /// One recipient of <paramref name="sender"/>'s chat line: written now, flushed when the sender's read
-    /// loop has handled its whole read (<see cref="FlushFanOut"/>), so a burst of lines costs one flush per recipient.
-    /// </summary>
-    public void Send(byte[] line, ChatSession sender) => Send(line, 1, sender._fanOutFlushes ??= []);
-
-    /// <summary>
-    /// <paramref name="sender"/>'s batch of <paramref name="lines"/> chat lines, flushed like a single
-    /// line above. True when this client's backlog keeps a reference to <paramref name="bytes"/>.
+    /// One recipient of <paramref name="sender"/>'s <paramref name="lines"/> chat lines (one, or a batch):
+    /// written now, flushed when the sender's read loop has handled its whole read (<see cref="FlushFanOut"/>),
+    /// so a burst costs one flush per recipient. True when this client's backlog keeps a reference to
+    /// <paramref name="bytes"/> (it is behind), so the sender must not reuse them.
     /// </summary>
     public bool Send(ReadOnlyMemory<byte> bytes, int lines, ChatSession sender) =>
         Send(bytes, lines, sender._fanOutFlushes ??= []) == WriteResult.Queued;
