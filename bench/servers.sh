@@ -3,9 +3,9 @@
 # A TCP port nobody listens on right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# start_server kestrelchat|reference PORT LOG PROGRAM: starts the server in the background with
+# start_server kestrelchat|floor|reference PORT LOG PROGRAM: starts the server in the background with
 # its output in LOG, waits until PORT accepts connections, and sets server_pid.
-# PROGRAM is KestrelChat.dll or the relay binary.
+# PROGRAM is KestrelChat.dll, KestrelChat.Floor.dll or the relay binary.
 start_server() {
   local kind=$1 port=$2 log=$3 program=$4
   if [[ $kind == kestrelchat ]]; then
@@ -14,6 +14,8 @@ start_server() {
       Chat__Limits__MessagesPerSecond=0 Chat__Limits__MaxConnections=0 Chat__Limits__MaxConnectionsPerIp=0 \
       Chat__Limits__SendQueueBytes=67108864 Serilog__MinimumLevel__Default=Warning \
       dotnet "$program" >"$log" 2>&1 &
+  elif [[ $kind == floor ]]; then
+    dotnet "$program" "$port" >"$log" 2>&1 &
   else
     "$program" "$port" >"$log" 2>&1 &
   fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI's smoke run of the load generator — not a benchmark (that is bench/run.sh): a few clients and
-# messages against KestrelChat started from the build output, and against the reference relay.
+# messages against KestrelChat started from the build output, the Kestrel floor and the reference relay.
 # Fails unless the generator exits 0, i.e. every client got every message, in order.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,7 @@ source bench/servers.sh
 
 dotnet build src/KestrelChat -v q -nologo >/dev/null
 dotnet build bench/KestrelChat.LoadGen -v q -nologo >/dev/null
+dotnet build bench/KestrelChat.Floor -v q -nologo >/dev/null
 work=$(mktemp -d)
 server_pid=
 trap '[[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null; rm -rf "$work"' EXIT
@@ -28,6 +29,7 @@ smoke() {
 }
 
 smoke kestrelchat src/KestrelChat/bin/Debug/net10.0/KestrelChat.dll
+smoke floor bench/KestrelChat.Floor/bin/Debug/net10.0/KestrelChat.Floor.dll
 if command -v cc >/dev/null; then
   cc -O2 -o "$work/relay" bench/reference/relay.c
   smoke reference "$work/relay"
