@@ -10,7 +10,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 // bench/run.sh runs it beside the relay and KestrelChat: from the relay to here is what Kestrel's
 // socket transport and the thread pool cost on this machine; from here to KestrelChat is ours.
 //
-// Usage: KestrelChat.Floor PORT   (listens on 127.0.0.1; prints "listening on PORT" once ready)
+// Usage: KestrelChat.Floor PORT   (listens on loopback; prints "listening on PORT" once ready)
 if (args.Length != 1 || !int.TryParse(args[0], out var port))
 {
     Console.Error.WriteLine("usage: KestrelChat.Floor PORT");
