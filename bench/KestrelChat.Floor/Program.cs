@@ -90,12 +90,14 @@ namespace KestrelChat.Floor
                         if (prefix is null)
                         {
                             prefix = [.. line.ToArray(), .. ": "u8];
+                            // A member before its welcome can leave the pipe: no line sent after the welcome can
+                            // miss it, and none can come before the welcome (they wait for this lock).
                             lock (output)
                             {
                                 output.Write([.. "* Welcome, "u8, .. line.ToArray(), .. "!\n"u8]);
+                                members.Add(output);
                                 FlushWithoutWaiting(output);
                             }
-                            members.Add(output);
                             continue;
                         }
                         lines.Write(prefix);
