@@ -41,6 +41,8 @@ builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.
 
 builder.Services.AddChatBackplane();
 builder.Services.AddSingleton<ChatRoom>();
+builder.Services.AddSingleton(services => DescriptorBudget.Measure(
+    services.GetRequiredService<IOptions<ChatLimitsOptions>>().Value.MaxConnections, services.GetRequiredService<IOptions<AdminOptions>>().Value.MaxConnections));
 builder.Services.AddSingleton<ConnectionLimits>();
 builder.Services.AddSingleton<ChatMetrics>();
 builder.Services.AddSingleton<ChatCommands>();
@@ -52,6 +54,8 @@ builder.WebHost.ConfigureKestrel(kestrel => kestrel.ApplicationServices.GetRequi
 // accept backlog of 512: the kernel completes those handshakes but Kestrel never sees them, and as
 // the server speaks first ("NICK") those clients wait forever. The kernel caps it at somaxconn.
 builder.WebHost.UseSockets(sockets => sockets.Backlog = KestrelEndpoints.ListenBacklog);
+// Registered after UseSockets, so Kestrel binds with it: the same socket transport, each listener behind its gate.
+builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory, GatedListenerFactory>();
 builder.Services.AddTcpKeepAlive();
 
 builder.Services.AddProblemDetails();
@@ -74,6 +78,7 @@ try
 {
     var app = builder.Build();
     app.UseSerilogRequestLogging();
+    app.UseMiddleware<CrossSiteGuard>(); // before anything else answers: no web page gets in
     app.UseExceptionHandler();
     app.UseStatusCodePages();
     // Routing first, so the limiter sees which endpoints need the key; the limiter before

@@ -96,8 +96,14 @@ internal static partial class OperatorEndpoints
     /// </summary>
     private static string? TextProblem(string text, string field) =>
         text.Length == 0 ? $"The {field} is empty."
-        : ChatText.HasControlCharacter(text) ? $"The {field} contains control characters (escape sequences, line breaks, backspace…)."
-        : null;
+        : ChatText.Check(text) switch
+        {
+            TextResult.Ok => null,
+            TextResult.ControlCharacter => $"The {field} contains control characters (escape sequences, line breaks, backspace…).",
+            TextResult.DirectionControl => $"The {field} contains a character that reorders text (a bidi control such as U+202E).",
+            TextResult.Invisible => $"The {field} contains an invisible character (zero-width space, word joiner, BOM, line separator…).",
+            _ => $"The {field} has more than {ChatText.MaxMarksPerCharacter} combining marks on one character.",
+        };
 
     private static ValidationProblem Invalid(string field, string problem) =>
         TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = [problem] });

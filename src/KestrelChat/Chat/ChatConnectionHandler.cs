@@ -22,7 +22,6 @@ internal sealed partial class ChatConnectionHandler(
     ChatShutdown shutdown,
     IOptions<ChatOptions> options,
     IOptions<ChatLimitsOptions> limits,
-    ConnectionLimits connectionLimits,
     ChatMetrics metrics,
     ILogger<ChatConnectionHandler> logger) : ConnectionHandler
 {
@@ -33,93 +32,63 @@ internal sealed partial class ChatConnectionHandler(
     private readonly ChatLimitsOptions _limits = limits.Value;
     private Action<ChatSession>? _onSendQueueExceeded; // one delegate for all sessions, not one each
 
-    // Not async itself: one state machine per connection (ServeAsync's) instead of two.
-    public override Task OnConnectedAsync(ConnectionContext connection)
-    {
-        var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
-        if (connectionLimits.TryAcquire(address, out var limit) is { } refusal)
-        {
-            metrics.Refused(limit!);
-            LogRefused(connection.ConnectionId, connection.RemoteEndPoint?.ToString(), Encoding.UTF8.GetString(refusal).TrimEnd());
-            return RefuseAsync(connection, refusal);
-        }
-        return ServeAsync(connection, address);
-    }
-
-    private static async Task RefuseAsync(ConnectionContext connection, byte[] refusal)
-    {
-        await connection.Transport.Output.WriteAsync(refusal).ConfigureAwait(false);
-        await TlsClose.SendCloseNotifyAsync(connection).ConfigureAwait(false);
-        await connection.Transport.Output.CompleteAsync().ConfigureAwait(false);
-    }
-
-    private async Task ServeAsync(ConnectionContext connection, IPAddress? address)
+    public override async Task OnConnectedAsync(ConnectionContext connection)
     {
         _onSendQueueExceeded ??= s => LogSendQueueExceeded(s.Id, s.Nickname, s.QueuedBytes);
         var session = new ChatSession(connection, IsOperatorByAddress(connection.RemoteEndPoint), _limits.SendQueueBytes, _onSendQueueExceeded);
-        var released = false;
+        // Taken by ConnectionLimits, the listener's first middleware; freed here as soon as the client has left.
+        var slot = connection.Features.Get<ConnectionSlot>();
+        metrics.Opened(session);
+        LogConnected(session.Id, session.RemoteEndPoint, session.LocalEndPoint); // formatted only when logged
+        room.Connect(session);
+
+        // Kestrel asks open connections to close when it stops; a stop that began before this
+        // connection registered is caught by IsStopping.
+        using var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?
+            .ConnectionClosedRequested.Register(static state => ((ChatSession)state!).Close(ServerLines.ShuttingDown, "shutdown"), session);
+        session.Greet();
+        if (shutdown.IsStopping)
+        {
+            session.Close(ServerLines.ShuttingDown, "shutdown");
+        }
+
+        string reason;
         try
         {
-            metrics.Opened(session);
-            LogConnected(session.Id, session.RemoteEndPoint, session.LocalEndPoint); // formatted only when logged
-            room.Connect(session);
-
-            // Kestrel asks open connections to close when it stops; a stop that began before this
-            // connection registered is caught by IsStopping.
-            using var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?
-                .ConnectionClosedRequested.Register(static state => ((ChatSession)state!).Close(ServerLines.ShuttingDown, "shutdown"), session);
-            session.Greet();
-            if (shutdown.IsStopping)
-            {
-                session.Close(ServerLines.ShuttingDown, "shutdown");
-            }
-
-            string reason;
-            try
-            {
-                reason = await ReadLinesAsync(session, connection.Transport.Input).ConfigureAwait(false);
-            }
-            catch (ConnectionResetException)
-            {
-                reason = "reset";
-            }
-            catch (Exception ex) when (ex is IOException or ConnectionAbortedException or OperationCanceledException)
-            {
-                reason = "aborted";
-            }
-            finally
-            {
-                session.Close(null, null);
-                // The address's slot is free once the client has left the chat, before its leave notice goes
-                // out: whoever sees "left" may reconnect at once, even while the last bytes are still flushing.
-                connectionLimits.Release(address);
-                released = true;
-                room.Disconnect(session);
-            }
-
-            var writer = session.FinishOutputAsync();
-            try
-            {
-                // WaitAsync drops its timer as soon as the writer is done (a storm of closes leaves no timers behind).
-                await writer.WaitAsync(ChatShutdown.CloseFlushTimeout).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                reason += ", last lines not read in time";
-                session.Abort("flush timeout");
-                await writer.ConfigureAwait(false);
-            }
-            metrics.Closed(session, session.CloseReason ?? reason);
-            LogDisconnected(session.Id, session.RemoteEndPoint, session.Nickname, reason,
-                session.BytesIn, session.BytesOut);
+            reason = await ReadLinesAsync(session, connection.Transport.Input).ConfigureAwait(false);
+        }
+        catch (ConnectionResetException)
+        {
+            reason = "reset";
+        }
+        catch (Exception ex) when (ex is IOException or ConnectionAbortedException or OperationCanceledException)
+        {
+            reason = "aborted";
         }
         finally
         {
-            if (!released)
-            {
-                connectionLimits.Release(address);
-            }
+            session.Close(null, null);
+            // The address's slot is free once the client has left the chat, before its leave notice goes
+            // out: whoever sees "left" may reconnect at once, even while the last bytes are still flushing.
+            slot?.Release();
+            room.Disconnect(session);
         }
+
+        var writer = session.FinishOutputAsync();
+        try
+        {
+            // WaitAsync drops its timer as soon as the writer is done (a storm of closes leaves no timers behind).
+            await writer.WaitAsync(ChatShutdown.CloseFlushTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            reason += ", last lines not read in time";
+            session.Abort("flush timeout");
+            await writer.ConfigureAwait(false);
+        }
+        metrics.Closed(session, session.CloseReason ?? reason);
+        LogDisconnected(session.Id, session.RemoteEndPoint, session.Nickname, reason,
+            session.BytesIn, session.BytesOut);
     }
 
     /// <summary>The read loop. Returns why it ended: "eof" (the peer closed) or the reason the server closed it.</summary>
@@ -187,11 +156,8 @@ internal sealed partial class ChatConnectionHandler(
                     }
                     switch (ChatText.TryDecode(line, out var text))
                     {
-                        case TextResult.InvalidUtf8:
-                            session.Send(ServerLines.InvalidUtf8);
-                            break;
-                        case TextResult.ControlCharacter:
-                            session.Send(ServerLines.ControlCharacters);
+                        case not TextResult.Ok and var problem:
+                            session.Send(ServerLines.TextProblemLine(problem));
                             break;
                         default:
                             // Completes synchronously (no allocation, no hop) unless another instance was asked;
@@ -260,9 +226,6 @@ internal sealed partial class ChatConnectionHandler(
 
     [LoggerMessage(LogLevel.Information, "Client {ConnectionId} ({Nickname}) from {RemoteEndPoint} disconnected: {Reason}; {BytesIn} bytes in, {BytesOut} bytes out")]
     private partial void LogDisconnected(string connectionId, IPEndPoint? remoteEndPoint, string? nickname, string reason, long bytesIn, long bytesOut);
-
-    [LoggerMessage(LogLevel.Warning, "Connection {ConnectionId} from {RemoteEndPoint} refused: {Reason}")]
-    private partial void LogRefused(string connectionId, string? remoteEndPoint, string reason);
 
     [LoggerMessage(LogLevel.Warning, "Client {ConnectionId} ({Nickname}) disconnected: send queue exceeded ({QueuedBytes} bytes waiting)")]
     private partial void LogSendQueueExceeded(string connectionId, string? nickname, long queuedBytes);

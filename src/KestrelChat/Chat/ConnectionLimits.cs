@@ -1,18 +1,27 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Text;
 using KestrelChat.Hosting;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
 
 namespace KestrelChat.Chat;
 
 /// <summary>
 /// Counts open chat connections, in total and per client address, and refuses those over
-/// Chat:Limits:MaxConnections / MaxConnectionsPerIp (0 = unlimited). One address cannot take the
-/// whole server, and a storm of connections stops at a known number.
+/// Chat:Limits:MaxConnections (as the <see cref="DescriptorBudget"/> derives it) and MaxConnectionsPerIp
+/// (0 = unlimited). One address cannot take the whole server, and a storm of connections stops at a
+/// known number. It runs as the first connection middleware of both chat listeners, so a TLS
+/// connection counts from accept, through its handshake, not only once it speaks.
 /// </summary>
-internal sealed class ConnectionLimits(IOptions<ChatLimitsOptions> options)
+internal sealed partial class ConnectionLimits(
+    IOptions<ChatLimitsOptions> options,
+    DescriptorBudget budget,
+    ChatMetrics metrics,
+    ILogger<ConnectionLimits> logger)
 {
-    private readonly ChatLimitsOptions _limits = options.Value;
+    private readonly int _maxConnections = budget.ChatConnections;
+    private readonly int _maxPerAddress = options.Value.MaxConnectionsPerIp;
     private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
     private int _total;
 
@@ -23,28 +32,61 @@ internal sealed class ConnectionLimits(IOptions<ChatLimitsOptions> options)
     public int Addresses => _perAddress.Count;
 
     /// <summary>
+    /// The connection middleware: takes a slot for the connection (in its features as a <see cref="ConnectionSlot"/>,
+    /// which the handler may free early) or refuses it: on the plain port with one reason line, on the TLS port
+    /// by closing before the handshake (a refused client must not cost the server a handshake).
+    /// </summary>
+    public Func<ConnectionDelegate, ConnectionDelegate> Middleware(bool tls) => next => connection => AdmitAsync(connection, next, tls);
+
+    private async Task AdmitAsync(ConnectionContext connection, ConnectionDelegate next, bool tls)
+    {
+        var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
+        if (TryAcquire(address, out var limit) is { } refusal)
+        {
+            metrics.Refused(limit!);
+            LogRefused(connection.ConnectionId, connection.RemoteEndPoint?.ToString(), Encoding.UTF8.GetString(refusal).TrimEnd());
+            if (!tls)
+            {
+                await connection.Transport.Output.WriteAsync(refusal).ConfigureAwait(false);
+            }
+            await connection.Transport.Output.CompleteAsync().ConfigureAwait(false);
+            return;
+        }
+        var slot = new ConnectionSlot(this, address);
+        connection.Features.Set(slot);
+        try
+        {
+            await next(connection).ConfigureAwait(false);
+        }
+        finally
+        {
+            slot.Release();
+        }
+    }
+
+    /// <summary>
     /// Takes a slot for <paramref name="address"/>; on refusal returns the reason line to send and names
     /// the limit in <paramref name="limit"/>. Every success needs a <see cref="Release"/>.
     /// </summary>
     public byte[]? TryAcquire(IPAddress? address, out string? limit)
     {
         limit = null;
-        if (Interlocked.Increment(ref _total) is var total && _limits.MaxConnections > 0 && total > _limits.MaxConnections)
+        if (Interlocked.Increment(ref _total) > _maxConnections)
         {
             Interlocked.Decrement(ref _total);
             limit = "MaxConnections";
-            return Protocol.ServerLines.ServerFull(_limits.MaxConnections);
+            return Protocol.ServerLines.ServerFull(_maxConnections);
         }
         if (address is null)
         {
             return null;
         }
         var count = _perAddress.AddOrUpdate(address, 1, static (_, n) => n + 1);
-        if (_limits.MaxConnectionsPerIp > 0 && count > _limits.MaxConnectionsPerIp)
+        if (_maxPerAddress > 0 && count > _maxPerAddress)
         {
             Release(address);
             limit = "MaxConnectionsPerIp";
-            return Protocol.ServerLines.TooManyFromAddress(_limits.MaxConnectionsPerIp);
+            return Protocol.ServerLines.TooManyFromAddress(_maxPerAddress);
         }
         return null;
     }
@@ -61,6 +103,27 @@ internal sealed class ConnectionLimits(IOptions<ChatLimitsOptions> options)
         {
             // Removes the entry only if no one took a slot in between.
             _perAddress.TryRemove(KeyValuePair.Create(address, 0));
+        }
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Connection {ConnectionId} from {RemoteEndPoint} refused: {Reason}")]
+    private partial void LogRefused(string connectionId, string? remoteEndPoint, string reason);
+}
+
+/// <summary>
+/// One admitted connection's place in <see cref="ConnectionLimits"/>. Released once: by the handler as
+/// soon as the client has left (whoever sees its leave notice may reconnect at once), else when the
+/// connection ends.
+/// </summary>
+internal sealed class ConnectionSlot(ConnectionLimits limits, IPAddress? address)
+{
+    private int _released;
+
+    public void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) == 0)
+        {
+            limits.Release(address);
         }
     }
 }

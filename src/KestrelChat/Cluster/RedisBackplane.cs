@@ -3,6 +3,7 @@ using KestrelChat.Admin;
 using KestrelChat.Chat;
 using KestrelChat.Hosting;
 using Microsoft.Extensions.Options;
+using KestrelChat.Protocol;
 using StackExchange.Redis;
 using ClientInfo = KestrelChat.Admin.ClientInfo;
 
@@ -287,7 +288,8 @@ internal sealed partial class RedisBackplane(
 
     private RedisChannel InstanceChannel(string instance) => RedisChannel.Literal($"{_prefix}:to:{instance}");
 
-    private RedisKey NicknameKey(string nickname) => $"{_prefix}:nick:{nickname.ToUpperInvariant()}";
+    // By look, as the room compares them: "аlice" on one instance and "alice" on another are one claim.
+    private RedisKey NicknameKey(string nickname) => $"{_prefix}:nick:{NicknameRules.Key(nickname)}";
 
     private RedisKey ClientsKey(string instance) => $"{_prefix}:clients:{instance}";
 

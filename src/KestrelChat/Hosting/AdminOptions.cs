@@ -30,6 +30,13 @@ public sealed class AdminOptions
     /// </summary>
     public int FailedKeyAttemptsPerMinute { get; set; } = 10;
 
+    /// <summary>
+    /// Admin API connections open at once. Default 100: operators, probes and a metrics scraper need a few;
+    /// past it new connections wait in the kernel's backlog until one closes, so a flood of idle
+    /// connections cannot take the process's file descriptors.
+    /// </summary>
+    public int MaxConnections { get; set; } = 100;
+
     internal bool HasApiKey => !string.IsNullOrEmpty(ApiKey);
 
     /// <summary>The address and port to bind; "localhost" means 127.0.0.1.</summary>
@@ -60,6 +67,10 @@ internal sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
         {
             return ValidateOptionsResult.Fail(
                 $"Admin:FailedKeyAttemptsPerMinute must be 0 (no limit) or more; it is {options.FailedKeyAttemptsPerMinute}.");
+        }
+        if (options.MaxConnections is < 1 or > 10000)
+        {
+            return ValidateOptionsResult.Fail($"Admin:MaxConnections must be 1–10000; it is {options.MaxConnections}.");
         }
         var host = uri.Host.Trim('[', ']');
         if (!IPAddress.TryParse(host, out var address) && !uri.IsLoopback)

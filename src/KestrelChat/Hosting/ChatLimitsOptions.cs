@@ -36,14 +36,18 @@ public sealed class ChatLimitsOptions
     /// </summary>
     public int KeepAliveSeconds { get; set; } = 60;
 
-    /// <summary>Open chat connections in total. Default 10000; 0 = unlimited.</summary>
-    public int MaxConnections { get; set; } = 10000;
+    /// <summary>
+    /// Open chat connections in total, plain and TLS together, TLS handshakes included. Unset = 10000,
+    /// or fewer when the open-files limit holds fewer (a warning says so); 0 = as many as that limit holds.
+    /// An explicit value the limit cannot hold stops the start (<see cref="DescriptorBudget"/>).
+    /// </summary>
+    public int? MaxConnections { get; set; }
 
     /// <summary>Open chat connections from one IP address. Default 32; 0 = unlimited.</summary>
     public int MaxConnectionsPerIp { get; set; } = 32;
 }
 
-internal sealed class ChatLimitsOptionsValidator : IValidateOptions<ChatLimitsOptions>
+internal sealed class ChatLimitsOptionsValidator(IOptions<AdminOptions> admin) : IValidateOptions<ChatLimitsOptions>
 {
     public ValidateOptionsResult Validate(string? name, ChatLimitsOptions options)
     {
@@ -74,7 +78,11 @@ internal sealed class ChatLimitsOptionsValidator : IValidateOptions<ChatLimitsOp
         }
         if (options.MaxConnections < 0 || options.MaxConnectionsPerIp < 0)
         {
-            failures.Add("Chat:Limits:MaxConnections and MaxConnectionsPerIp must be 0 (unlimited) or more.");
+            failures.Add("Chat:Limits:MaxConnections and MaxConnectionsPerIp must be 0 (as many as fit; unlimited per address) or more.");
+        }
+        else if (DescriptorBudget.Measure(options.MaxConnections, admin.Value.MaxConnections) is { ChatFits: false } budget)
+        {
+            failures.Add(budget.DoesNotFit());
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -17,8 +17,11 @@ internal sealed partial class KestrelEndpoints(
     IOptions<ChatOptions> chat,
     IOptions<ChatTlsOptions> tls,
     IOptions<AdminOptions> admin,
+    DescriptorBudget budget,
+    ConnectionLimits connectionLimits,
     IHostApplicationLifetime lifetime,
-    ILogger<KestrelEndpoints> logger)
+    ILoggerFactory loggerFactory,
+    ILogger<KestrelEndpoints> logger) : IDisposable
 {
     /// <summary>Connections the kernel may hold complete before Kestrel accepts them (capped by net.core.somaxconn, 4096 on current kernels).</summary>
     public const int ListenBacklog = 8192;
@@ -27,6 +30,8 @@ internal sealed partial class KestrelEndpoints(
     private ListenOptions? _tlsListener;
     private ListenOptions? _adminListener;
     private X509Certificate2? _certificate; // Kestrel serves it for the process's lifetime
+    private ConnectionGate? _chatGate;
+    private ConnectionGate? _adminGate;
 
     /// <summary>The chat's bound endpoint, once Kestrel has started.</summary>
     public IPEndPoint? Chat => lifetime.ApplicationStarted.IsCancellationRequested ? _chatListener?.IPEndPoint : null;
@@ -43,8 +48,14 @@ internal sealed partial class KestrelEndpoints(
         var adminOptions = admin.Value;
         // Kestrel-wide, but only HTTP reads bodies: the chat's ConnectionHandler is not subject to it.
         kestrel.Limits.MaxRequestBodySize = AdminOptions.MaxRequestBodyBytes;
-        kestrel.Listen(chatOptions.BindIPAddress, chatOptions.Port, listen =>
+        // Every listener accepts through a gate, and the gates together stay inside the descriptor budget.
+        // The chat's gate holds a few more than MaxConnections, so those over it can still be told why.
+        var gateLogger = loggerFactory.CreateLogger<ConnectionGate>();
+        _chatGate = new ConnectionGate("Chat", budget.ChatConnections + DescriptorBudget.RefusalsInFlight, gateLogger) { NearDescriptorLimit = budget.NearLimit };
+        _adminGate = new ConnectionGate("Admin API", budget.AdminConnections, gateLogger) { NearDescriptorLimit = budget.NearLimit };
+        kestrel.Listen(new GatedEndPoint(new IPEndPoint(chatOptions.BindIPAddress, chatOptions.Port), _chatGate), listen =>
         {
+            listen.Use(connectionLimits.Middleware(tls: false));
             if (chatOptions.TraceBytes)
             {
                 listen.UseConnectionLogging(ChatOptions.WireLogCategory);
@@ -55,20 +66,28 @@ internal sealed partial class KestrelEndpoints(
         if (tls.Value is { Port: { } tlsPort } tlsOptions)
         {
             _certificate = tlsOptions.LoadCertificate(); // checked at start by ChatTlsOptionsValidator
-            kestrel.Listen(chatOptions.BindIPAddress, tlsPort, listen =>
+            kestrel.Listen(new GatedEndPoint(new IPEndPoint(chatOptions.BindIPAddress, tlsPort), _chatGate), listen =>
             {
-                // Connection middleware runs in the order added: TLS first, so the handler reads and writes plain text.
+                // Connection middleware runs in the order added: the limits first, so a handshake counts;
+                // then TLS, so the handler reads and writes plain text.
+                listen.Use(connectionLimits.Middleware(tls: true));
                 listen.UseHttps(_certificate);
                 listen.UseConnectionHandler<ChatConnectionHandler>();
                 _tlsListener = listen;
             });
         }
-        kestrel.Listen(adminOptions.EndPoint, listen =>
+        kestrel.Listen(new GatedEndPoint(adminOptions.EndPoint, _adminGate), listen =>
         {
             listen.Protocols = HttpProtocols.Http1;
             _adminListener = listen;
         });
         lifetime.ApplicationStarted.Register(LogBound);
+    }
+
+    public void Dispose()
+    {
+        _chatGate?.Dispose();
+        _adminGate?.Dispose();
     }
 
     private void LogBound()
@@ -79,9 +98,19 @@ internal sealed partial class KestrelEndpoints(
             LogChatTlsListening(ChatTls?.ToString(), _certificate.Subject, _certificate.NotAfter, Sha256Fingerprint(_certificate));
         }
         LogAdminListening($"http://{Admin}", admin.Value.HasApiKey);
+        LogBudget(_chatGate!.Capacity - DescriptorBudget.RefusalsInFlight, _adminGate!.Capacity, budget.Limit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown",
+            budget.OpenAtStart, budget.Reserve);
+        if (budget.ChatConfigured is null && budget.ChatConnections < DescriptorBudget.DefaultChatConnections)
+        {
+            LogDefaultCapLowered(budget.ChatConnections, budget.Limit, DescriptorBudget.DefaultChatConnections, budget.LimitNeeded);
+        }
         if (!admin.Value.HasApiKey)
         {
             LogNoApiKey();
+        }
+        if (!Protocol.Confusables.Available)
+        {
+            LogNoConfusables();
         }
         LogStarted();
     }
@@ -96,12 +125,21 @@ internal sealed partial class KestrelEndpoints(
     [LoggerMessage(LogLevel.Information, "Chat (TLS) listening on tls://{ChatTlsEndPoint} (certificate {Subject}, valid until {NotAfter:yyyy-MM-dd}, SHA-256 {Fingerprint})")]
     private partial void LogChatTlsListening(string? chatTlsEndPoint, string subject, DateTime notAfter, string fingerprint);
 
+    [LoggerMessage(LogLevel.Information, "Connections: chat up to {Chat} (plain and TLS together), admin API up to {Admin}; open-files limit {Limit} ({Open} open at start, {Reserve} kept for files, Redis and logs)")]
+    private partial void LogBudget(int chat, int admin, string limit, int open, int reserve);
+
+    [LoggerMessage(LogLevel.Warning, "Chat:Limits:MaxConnections is {Chat}, not {DefaultCap}: the open-files limit ({Limit}) holds no more. Raise it to {Needed} (ulimit -n, LimitNOFILE) for the default.")]
+    private partial void LogDefaultCapLowered(int chat, int? limit, int defaultCap, int needed);
+
     [LoggerMessage(LogLevel.Information, "Admin API listening on {AdminUrl} (Swagger UI at /swagger; API key required: {KeyRequired})")]
     private partial void LogAdminListening(string adminUrl, bool keyRequired);
 
     // Kestrel's own "Now listening on: http://…" would call the chat port http, so these lines replace it.
     [LoggerMessage(LogLevel.Information, "KestrelChat started. Press Ctrl+C to stop (or POST /stop).")]
     private partial void LogStarted();
+
+    [LoggerMessage(LogLevel.Warning, "ICU's spoof checker (libicui18n) was not found: look-alike nicknames are told apart by case and NFKC only. Install libicu (the package .NET itself uses) to compare them as Unicode's UTS #39 does.")]
+    private partial void LogNoConfusables();
 
     [LoggerMessage(LogLevel.Warning, "Admin:ApiKey is not set: the admin API needs no key and therefore listens on loopback only. Set Admin:ApiKey to reach it from elsewhere.")]
     private partial void LogNoApiKey();

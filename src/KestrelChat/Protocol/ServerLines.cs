@@ -29,9 +29,15 @@ internal static class ServerLines
     public static readonly byte[] OperDisabled = Error("Operator login is disabled on this server (Chat:OperatorPassword is not set).");
     public static readonly byte[] InvalidUtf8 = Error("Line rejected: it is not valid UTF-8. Set your terminal or client to UTF-8.");
     public static readonly byte[] ControlCharacters = Error("Line rejected: it contains control characters (escape sequences, backspace, a lone CR…).");
+    public static readonly byte[] DirectionControls = Error("Line rejected: it contains a character that reorders text (a bidi control such as U+202E).");
+    public static readonly byte[] InvisibleCharacters = Error("Line rejected: it contains an invisible character (zero-width space, word joiner, BOM, line separator…).");
+    public static readonly byte[] TooManyMarks = Error($"Line rejected: more than {ChatText.MaxMarksPerCharacter} combining marks on one character.");
     public static readonly byte[] NicknameEmpty = Error("A nickname can't be empty.");
     public static readonly byte[] NicknameTooLong = Error($"That nickname is too long: at most {NicknameRules.MaxLength} characters.");
     public static readonly byte[] NicknameBadCharacter = Error("A nickname may contain only letters, digits, '_', '-' and '.'.");
+    public static readonly byte[] NicknameInvisible = Error("A nickname can't contain invisible characters.");
+    public static readonly byte[] NicknameTooManyMarks = Error($"A nickname may have at most {NicknameRules.MaxMarksPerLetter} combining marks on a letter.");
+    public static readonly byte[] NicknameMixedScripts = Error("A nickname can't mix Latin, Cyrillic and Greek letters: they look alike. Use one script.");
     public static readonly byte[] NickUsage = Error("Usage: /nick NEW_NICKNAME");
     public static readonly byte[] MsgUsage = Error("Usage: /msg NICKNAME text");
 
@@ -129,7 +135,20 @@ internal static class ServerLines
     {
         NicknameProblem.Empty => NicknameEmpty,
         NicknameProblem.TooLong => NicknameTooLong,
+        NicknameProblem.Invisible => NicknameInvisible,
+        NicknameProblem.TooManyMarks => NicknameTooManyMarks,
+        NicknameProblem.MixedScripts => NicknameMixedScripts,
         _ => NicknameBadCharacter,
+    };
+
+    /// <summary>The error line for a line <see cref="ChatText"/> refused.</summary>
+    public static byte[] TextProblemLine(TextResult problem) => problem switch
+    {
+        TextResult.InvalidUtf8 => InvalidUtf8,
+        TextResult.DirectionControl => DirectionControls,
+        TextResult.Invisible => InvisibleCharacters,
+        TextResult.TooManyMarks => TooManyMarks,
+        _ => ControlCharacters,
     };
 
     /// <summary>"alice", "alice and bob", "alice, bob and carol", "alice, bob, carol and 7 others".</summary>

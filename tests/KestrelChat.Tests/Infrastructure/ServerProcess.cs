@@ -21,18 +21,26 @@ public sealed partial class ServerProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
+    public bool HasExited => _process.HasExited;
+
     public string Output => string.Join('\n', _output);
 
-    public static ServerProcess Start(params (string Name, string Value)[] environment)
+    public static ServerProcess Start(params (string Name, string Value)[] environment) => Start(null, environment);
+
+    /// <summary>Starts the server under <c>ulimit -n <paramref name="openFiles"/></c>, set in the child's shell as an operator would.</summary>
+    public static ServerProcess StartWithOpenFilesLimit(int openFiles, params (string Name, string Value)[] environment) =>
+        Start(openFiles, environment);
+
+    private static ServerProcess Start(int? openFiles, (string Name, string Value)[] environment)
     {
         var assembly = typeof(Program).Assembly.Location;
-        var info = new ProcessStartInfo("dotnet", [assembly])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(assembly)!,
-        };
+        var info = openFiles is { } limit
+            ? new ProcessStartInfo("bash", ["-c", $"ulimit -n {limit} && exec dotnet \"$0\"", assembly])
+            : new ProcessStartInfo("dotnet", [assembly]);
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        info.UseShellExecute = false;
+        info.WorkingDirectory = Path.GetDirectoryName(assembly)!;
         info.Environment["Chat__Port"] = "0";
         info.Environment["Chat__BindAddress"] = "127.0.0.1";
         info.Environment["Admin__Url"] = "http://127.0.0.1:0";
