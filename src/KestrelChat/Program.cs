@@ -46,6 +46,9 @@ builder.Services.AddSingleton(services => DescriptorBudget.Measure(
 builder.Services.AddSingleton<ConnectionLimits>();
 builder.Services.AddSingleton<ChatMetrics>();
 builder.Services.AddSingleton<ChatCommands>();
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton<OperatorAttempts>();
+builder.Services.AddSingleton<ConnectionChurn>();
 builder.Services.AddSingleton<ChatShutdown>();
 builder.Services.AddHostedService(services => services.GetRequiredService<ChatShutdown>());
 builder.Services.AddSingleton<KestrelEndpoints>();
@@ -77,7 +80,16 @@ builder.Services.AddAdminSwagger();
 try
 {
     var app = builder.Build();
-    app.UseSerilogRequestLogging();
+    app.UseSerilogRequestLogging(requests =>
+    {
+        requests.MessageTemplate = "HTTP {RequestMethod} {RequestPath} from {RemoteAddress} responded {StatusCode} in {Elapsed:0.0} ms";
+        requests.EnrichDiagnosticContext = static (log, http) => log.Set("RemoteAddress", http.Connection.RemoteIpAddress?.ToString());
+        // Probes and scrapes come every few seconds from every load balancer: Debug, unless they fail.
+        requests.GetLevel = static (http, _, error) =>
+            error is not null || http.Response.StatusCode >= 500 ? LogEventLevel.Error
+            : http.Response.StatusCode < 400 && (http.Request.Path.StartsWithSegments("/health") || http.Request.Path.StartsWithSegments("/metrics")) ? LogEventLevel.Debug
+            : LogEventLevel.Information;
+    });
     app.UseMiddleware<CrossSiteGuard>(); // before anything else answers: no web page gets in
     app.UseExceptionHandler();
     app.UseStatusCodePages();

@@ -37,6 +37,52 @@ public sealed class AdminHardeningTests
     }
 
     [Fact]
+    public async Task Wrong_keys_from_many_addresses_hit_the_total_limit_yet_the_right_key_still_works()
+    {
+        await using var server = ChatServer.Start(("Admin:ApiKey", ApiKey), ("Admin:FailedKeyAttemptsPerMinute", "3"),
+            ("Admin:FailedKeyAttemptsPerMinuteTotal", "5"));
+
+        for (var i = 0; i < 5; i++)
+        {
+            using var guesser = From(server, $"127.0.0.{i + 2}", WrongKey);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await guesser.GetAsync("/clients")).StatusCode);
+        }
+        using var sixth = From(server, "127.0.0.20", WrongKey);
+        var refused = await sixth.GetAsync("/clients");
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.True(refused.Headers.RetryAfter?.Delta > TimeSpan.Zero, $"Retry-After: {refused.Headers.RetryAfter}");
+        using var operatorFromAfar = From(server, "127.0.0.21", ApiKey);
+        Assert.Equal(HttpStatusCode.OK, (await operatorFromAfar.GetAsync("/clients")).StatusCode);
+    }
+
+    /// <summary>An admin client whose connections come from <paramref name="address"/> (127.0.0.0/8), as from another machine.</summary>
+    private static HttpClient From(ChatServer server, string address, string key)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, cancellation) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                try
+                {
+                    socket.Bind(new IPEndPoint(IPAddress.Parse(address), 0));
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellation);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        var client = new HttpClient(handler) { BaseAddress = server.AdminUri, Timeout = TimeSpan.FromSeconds(10) };
+        client.DefaultRequestHeaders.Add("X-Api-Key", key);
+        return client;
+    }
+
+    [Fact]
     public async Task With_FailedKeyAttemptsPerMinute_0_wrong_keys_are_never_limited()
     {
         await using var server = ChatServer.Start(("Admin:ApiKey", ApiKey), ("Admin:FailedKeyAttemptsPerMinute", "0"));

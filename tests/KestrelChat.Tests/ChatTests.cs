@@ -189,6 +189,23 @@ public sealed class ChatTests : ServerPerTest
     }
 
     [Fact]
+    public async Task Telnet_Ctrl_C_and_option_negotiation_are_dropped_and_the_next_line_arrives_as_typed()
+    {
+        await using var alice = await Server.JoinAsync("alice");
+        await using var bob = await Server.JoinAsync("bob");
+        await alice.ReadLineAsync();
+
+        // Ctrl+C in telnet: IAC IP, IAC DO TIMING-MARK; then a subnegotiation (window size) and IAC WILL ECHO.
+        await bob.SendAsync([0xFF, 0xF4, 0xFF, 0xFD, 0x06]);
+        await bob.SendAsync([0xFF, 0xFA, 0x1F, 0x00, 0x50, 0x00, 0x18, 0xFF, 0xF0, .. "привет\r\n"u8, 0xFF, 0xFB, 0x01, .. "second\r\n"u8]);
+        await bob.SendAsync([0xFF, 0x41, .. "not telnet\n"u8]);
+
+        Assert.Equal("bob: привет", await alice.ReadLineAsync());
+        Assert.Equal("bob: second", await alice.ReadLineAsync());
+        Assert.Equal("! Line rejected: it is not valid UTF-8. Set your terminal or client to UTF-8.", await bob.ReadLineAsync());
+    }
+
+    [Fact]
     public async Task Invalid_UTF8_is_refused_with_an_error_and_the_connection_goes_on()
     {
         await using var alice = await Server.JoinAsync("alice");

@@ -100,6 +100,46 @@ public sealed class LessonClientTests
         await Assert.ThrowsAsync<SocketException>(() => ReceiveAsync(socket));
     }
 
+    [Fact]
+    public async Task An_unframed_client_streaming_megabytes_without_a_line_end_is_disconnected_with_the_reason()
+    {
+        await using var server = ChatServer.Start(("Chat:Limits:MaxLineBytes", "1024"));
+        await using var alice = await server.JoinAsync("alice");
+        using var carol = await UnframedAsync(server, "carol");
+        Assert.Equal("* carol joined the chat.", await alice.ReadLineAsync());
+
+        var chunk = new byte[64 * 1024];
+        Array.Fill(chunk, (byte)'x');
+        var sent = 0L;
+        try
+        {
+            while (sent < 10 * 1024 * 1024)
+            {
+                sent += await carol.SendAsync(chunk).WaitAsync(ChatTestClient.DefaultTimeout);
+            }
+        }
+        catch (SocketException)
+        {
+            // The server closed the connection midway: what this test wants.
+        }
+        var received = new StringBuilder();
+        try
+        {
+            while (true)
+            {
+                received.Append(await ReceiveAsync(carol));
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or Xunit.Sdk.TrueException)
+        {
+            // Reset or end of stream after the reason.
+        }
+
+        Assert.Contains("! Disconnected: more than 4096 bytes without a line end (LF).", received.ToString(), StringComparison.Ordinal);
+        Assert.True(sent < 10 * 1024 * 1024, "the server read all 10 MB");
+        Assert.Equal("* carol left the chat.", await alice.ReadLineAsync());
+    }
+
     /// <summary>Connects like the lesson client: reads NICK, answers with the bare nickname, reads the welcome.</summary>
     private static async Task<Socket> UnframedAsync(ChatServer server, string nickname)
     {

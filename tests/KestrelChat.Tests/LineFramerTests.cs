@@ -25,6 +25,28 @@ public sealed class LineFramerTests
     }
 
     [Fact]
+    public void Unframed_oversized_chunks_in_a_row_past_four_times_the_limit_end_the_connection_a_normal_one_resets_the_count()
+    {
+        var stream = new LineFramer(100) { Unframed = true };
+        Assert.Equal([LineResult.TooLong, LineResult.TooLong, LineResult.NoLineEnd], Read(ref stream, 150, 150, 150));
+
+        var person = new LineFramer(100) { Unframed = true };
+        Assert.Equal([LineResult.TooLong, LineResult.TooLong, LineResult.Line, LineResult.TooLong, LineResult.TooLong],
+            Read(ref person, 150, 150, 2, 150, 150));
+    }
+
+    private static List<LineResult> Read(ref LineFramer framer, params int[] chunks)
+    {
+        var results = new List<LineResult>();
+        foreach (var size in chunks)
+        {
+            var chunk = new ReadOnlySequence<byte>(Enumerable.Repeat((byte)'x', size).ToArray());
+            results.Add(framer.TryReadLine(ref chunk, out _));
+        }
+        return results;
+    }
+
+    [Fact]
     public void Unframed_a_chunk_without_LF_is_a_message_but_half_a_character_waits_for_its_other_half()
     {
         var bytes = Encoding.UTF8.GetBytes("алиса: привет"); // 2-byte characters

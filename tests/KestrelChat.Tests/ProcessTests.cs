@@ -40,6 +40,24 @@ public sealed class ProcessTests
     }
 
     [Fact]
+    public async Task A_flood_of_connect_and_close_is_logged_as_a_periodic_count_not_a_line_per_connection()
+    {
+        await using var server = ServerProcess.Start(("Chat__Limits__MaxConnectionsPerIp", "0"));
+        var (chat, _) = await server.WaitUntilListeningAsync(StartDeadline);
+
+        for (var i = 0; i < 1000; i++)
+        {
+            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(chat);
+        }
+
+        var output = await server.WaitForOutputAsync("Connection churn: in the last 10 s", TimeSpan.FromSeconds(30));
+        var perConnection = output.Split('\n').Count(line => line.Contains(" connected from ", StringComparison.Ordinal));
+        Assert.InRange(perConnection, 1, 200);
+        Assert.Matches(@"Connection churn: in the last 10 s, \d+ connects, \d+ disconnects and 0 refusals were not logged one by one", output);
+    }
+
+    [Fact]
     public async Task An_exposed_admin_API_without_a_key_is_refused_with_a_message_and_exit_code_1()
     {
         await using var server = ServerProcess.Start(("Admin__Url", "http://0.0.0.0:0"));

@@ -14,7 +14,7 @@ namespace KestrelChat.Admin;
 /// the key. Without a key the API is loopback-only (enforced at start-up) and every caller is let in.
 /// A refused request gets 401 with a ProblemDetails body.
 /// </summary>
-internal sealed class ApiKeyAuthenticationHandler(
+internal sealed partial class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> schemeOptions,
     ILoggerFactory loggerFactory,
     UrlEncoder encoder,
@@ -23,6 +23,14 @@ internal sealed class ApiKeyAuthenticationHandler(
 {
     public const string SchemeName = "ApiKey";
     public const string HeaderName = "X-Api-Key";
+
+    /// <summary>
+    /// One line per refused request, with the caller's address. The handler's own category (ASP.NET Core's
+    /// "was not authenticated", "was challenged") is kept at Warning in appsettings.json: it says neither.
+    /// </summary>
+    private const string LogCategory = "KestrelChat.Admin.ApiKey";
+
+    private readonly ILogger _refusals = loggerFactory.CreateLogger(LogCategory);
 
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -45,9 +53,11 @@ internal sealed class ApiKeyAuthenticationHandler(
     {
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         Response.Headers.WWWAuthenticate = "Bearer";
-        var detail = Request.Headers.ContainsKey(HeaderName) || Request.Headers.ContainsKey(HeaderNames.Authorization)
+        var presented = Request.Headers.ContainsKey(HeaderName) || Request.Headers.ContainsKey(HeaderNames.Authorization);
+        var detail = presented
             ? "The API key is not valid."
             : $"This endpoint needs the admin API key: send '{HeaderName}: KEY' or 'Authorization: Bearer KEY'.";
+        LogRefused(_refusals, FailedKeyRateLimiter.RemoteAddress(Context), presented ? "a wrong" : "no", Request.Method, Request.Path);
         await problemDetails.WriteAsync(new ProblemDetailsContext
         {
             HttpContext = Context,
@@ -77,4 +87,7 @@ internal sealed class ApiKeyAuthenticationHandler(
         var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, name)], SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
     }
+
+    [LoggerMessage(LogLevel.Warning, "Admin API: {RemoteAddress} sent {Which} API key for {Method} {Path}: 401")]
+    private static partial void LogRefused(ILogger logger, string remoteAddress, string which, string method, PathString path);
 }

@@ -9,8 +9,8 @@ namespace KestrelChat.Admin;
 
 /// <summary>
 /// Limits guessing the admin API key: a request to a protected endpoint with a missing or wrong key
-/// counts against its remote address (Admin:FailedKeyAttemptsPerMinute), and past the limit the
-/// address gets 429 with Retry-After. Only failed attempts count, so a request with the right key
+/// counts against its remote address (Admin:FailedKeyAttemptsPerMinute) and against all addresses
+/// together (Admin:FailedKeyAttemptsPerMinuteTotal); past either limit the caller gets 429 with Retry-After. Only failed attempts count, so a request with the right key
 /// is never limited: an attacker cannot lock the operator out.
 /// Needs routing before it (app.UseRouting) to see which endpoints require the key, and must run
 /// before authentication, which would otherwise answer 401 first.
@@ -29,21 +29,24 @@ internal static partial class FailedKeyRateLimiter
             var options = admin.Value;
             if (options.HasApiKey && options.FailedKeyAttemptsPerMinute > 0)
             {
-                limiter.GlobalLimiter = CreateLimiter(options.ApiKey!, options.FailedKeyAttemptsPerMinute);
+                // Per address, and in total beside it: two hundred addresses guess no faster than ten.
+                limiter.GlobalLimiter = PartitionedRateLimiter.CreateChained(
+                    CreateLimiter(options.ApiKey!, options.FailedKeyAttemptsPerMinute, RemoteAddress),
+                    CreateLimiter(options.ApiKey!, options.FailedKeyAttemptsPerMinuteTotal, static _ => "all addresses"));
             }
         });
         return services;
     }
 
-    private static PartitionedRateLimiter<HttpContext> CreateLimiter(string apiKey, int attemptsPerMinute) =>
+    private static PartitionedRateLimiter<HttpContext> CreateLimiter(string apiKey, int attemptsPerMinute, Func<HttpContext, string> partition) =>
         PartitionedRateLimiter.Create<HttpContext, string>(context =>
         {
             if (!NeedsKey(context) || ApiKeyAuthenticationHandler.PresentsKey(context.Request.Headers, apiKey))
             {
-                // Addresses are never empty, so this partition is never an address's.
+                // Partitions are never empty, so this one is never an address's.
                 return RateLimitPartition.GetNoLimiter(string.Empty);
             }
-            return RateLimitPartition.GetFixedWindowLimiter(RemoteAddress(context), _ => new FixedWindowRateLimiterOptions
+            return RateLimitPartition.GetFixedWindowLimiter(partition(context), _ => new FixedWindowRateLimiterOptions
             {
                 PermitLimit = attemptsPerMinute,
                 Window = TimeSpan.FromMinutes(1),
@@ -57,7 +60,7 @@ internal static partial class FailedKeyRateLimiter
         && metadata.GetMetadata<IAuthorizeData>() is not null
         && metadata.GetMetadata<IAllowAnonymous>() is null;
 
-    private static string RemoteAddress(HttpContext context) => context.Connection.RemoteIpAddress switch
+    internal static string RemoteAddress(HttpContext context) => context.Connection.RemoteIpAddress switch
     {
         null => "unknown",
         { IsIPv4MappedToIPv6: true } mapped => mapped.MapToIPv4().ToString(),

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using KestrelChat.Cluster;
@@ -17,6 +18,7 @@ internal sealed partial class ChatCommands(
     ChatShutdown shutdown,
     ChatMetrics metrics,
     IChatBackplane backplane,
+    OperatorAttempts operatorAttempts,
     IOptions<ChatOptions> options,
     ILogger<ChatCommands> logger)
 {
@@ -263,12 +265,20 @@ internal sealed partial class ChatCommands(
             session.Send(ServerLines.OperDisabled);
             return;
         }
+        var address = session.RemoteEndPoint?.Address is { } ip ? (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip) : IPAddress.None;
+        if (operatorAttempts.WaitFor(address) is var wait && wait > TimeSpan.Zero)
+        {
+            session.Send(ServerLines.OperTooManyFailures(wait));
+            return;
+        }
         if (!SecretsEqual(password, _options.OperatorPassword!))
         {
-            LogOperRefused(session.Id, session.Nickname!, session.RemoteEndPoint?.ToString());
+            var (count, delay) = operatorAttempts.Failed(address);
+            LogOperRefused(session.Id, session.Nickname!, session.RemoteEndPoint?.ToString(), count, delay.TotalSeconds);
             session.Send(ServerLines.OperRefused);
             return;
         }
+        operatorAttempts.Succeeded(address);
         session.IsOperator = true;
         LogOperGranted(session.Id, session.Nickname!, session.RemoteEndPoint?.ToString());
         session.Send(ServerLines.OperGranted);
@@ -301,8 +311,8 @@ internal sealed partial class ChatCommands(
     [LoggerMessage(LogLevel.Information, "{Nickname}: {Text}")]
     private partial void LogMessageText(string nickname, string text);
 
-    [LoggerMessage(LogLevel.Warning, "Client {ConnectionId} ({Nickname}, {RemoteEndPoint}) gave a wrong operator password")]
-    private partial void LogOperRefused(string connectionId, string nickname, string? remoteEndPoint);
+    [LoggerMessage(LogLevel.Warning, "Client {ConnectionId} ({Nickname}, {RemoteEndPoint}) gave a wrong operator password ({Failures} in a row from that address; its next try in {DelaySeconds} s)")]
+    private partial void LogOperRefused(string connectionId, string nickname, string? remoteEndPoint, int failures, double delaySeconds);
 
     [LoggerMessage(LogLevel.Warning, "Client {ConnectionId} ({Nickname}, {RemoteEndPoint}) is now an operator")]
     private partial void LogOperGranted(string connectionId, string nickname, string? remoteEndPoint);

@@ -23,6 +23,7 @@ internal sealed partial class ChatConnectionHandler(
     IOptions<ChatOptions> options,
     IOptions<ChatLimitsOptions> limits,
     ChatMetrics metrics,
+    ConnectionChurn churn,
     ILogger<ChatConnectionHandler> logger) : ConnectionHandler
 {
     /// <summary>A person on nc or telnet who has typed nothing by then is asked for a nickname in words.</summary>
@@ -39,7 +40,10 @@ internal sealed partial class ChatConnectionHandler(
         // Taken by ConnectionLimits, the listener's first middleware; freed here as soon as the client has left.
         var slot = connection.Features.Get<ConnectionSlot>();
         metrics.Opened(session);
-        LogConnected(session.Id, session.RemoteEndPoint, session.LocalEndPoint); // formatted only when logged
+        if (logger.IsEnabled(LogLevel.Information) && churn.ShouldLog(ConnectionChurn.Event.Opened))
+        {
+            LogConnected(session.Id, session.RemoteEndPoint, session.LocalEndPoint);
+        }
         room.Connect(session);
 
         // Kestrel asks open connections to close when it stops; a stop that began before this
@@ -87,8 +91,10 @@ internal sealed partial class ChatConnectionHandler(
             await writer.ConfigureAwait(false);
         }
         metrics.Closed(session, session.CloseReason ?? reason);
-        LogDisconnected(session.Id, session.RemoteEndPoint, session.Nickname, reason,
-            session.BytesIn, session.BytesOut);
+        if (logger.IsEnabled(LogLevel.Information) && churn.ShouldLog(ConnectionChurn.Event.Closed))
+        {
+            LogDisconnected(session.Id, session.RemoteEndPoint, session.Nickname, reason, session.BytesIn, session.BytesOut);
+        }
     }
 
     /// <summary>The read loop. Returns why it ended: "eof" (the peer closed) or the reason the server closed it.</summary>
@@ -154,7 +160,12 @@ internal sealed partial class ChatConnectionHandler(
                         session.Send(ServerLines.LineTooLong(framer.MaxLineBytes));
                         continue;
                     }
-                    switch (ChatText.TryDecode(line, out var text))
+                    var decoded = ChatText.TryDecode(line, out var text);
+                    if (decoded == TextResult.InvalidUtf8 && TelnetCommands.TryStrip(line, out var withoutTelnet))
+                    {
+                        decoded = ChatText.TryDecode(withoutTelnet, out text);
+                    }
+                    switch (decoded)
                     {
                         case not TextResult.Ok and var problem:
                             session.Send(ServerLines.TextProblemLine(problem));

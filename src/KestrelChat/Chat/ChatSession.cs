@@ -155,10 +155,10 @@ internal sealed class ChatSession
     private WriteResult Write(ReadOnlyMemory<byte> bytes, int lines, List<ConnectionWriter>? deferFlushTo)
     {
         var result = _output.Write(bytes, lines, deferFlushTo);
-        if (result == WriteResult.Overflow)
+        // Two senders may overflow the same backlog at once: only the one that closes the session reports it.
+        if (result == WriteResult.Overflow && Close(ServerLines.SendQueueExceeded, "sendq"))
         {
             _onOverflow(this);
-            Close(ServerLines.SendQueueExceeded, "sendq");
         }
         return result;
     }
@@ -187,12 +187,13 @@ internal sealed class ChatSession
     /// <summary>
     /// Starts the close, once: queues <paramref name="farewell"/> as the last line, lets the writer
     /// flush it and complete the output (the client reads it, then EOF), and stops the read loop.
+    /// True for the call that closed it; false when the session was closing already.
     /// </summary>
-    public void Close(byte[]? farewell, string? reason)
+    public bool Close(byte[]? farewell, string? reason)
     {
         if (Interlocked.Exchange(ref _closing, 1) != 0)
         {
-            return;
+            return false;
         }
         CloseReason = reason;
         if (farewell is not null && _nickLineOpen)
@@ -202,6 +203,7 @@ internal sealed class ChatSession
         _output.Complete(farewell);
         _connection.Transport.Input.CancelPendingRead();
         Volatile.Read(ref _closed)?.TrySetResult();
+        return true;
     }
 
     /// <summary>

@@ -18,6 +18,7 @@ internal sealed partial class ConnectionLimits(
     IOptions<ChatLimitsOptions> options,
     DescriptorBudget budget,
     ChatMetrics metrics,
+    ConnectionChurn churn,
     ILogger<ConnectionLimits> logger)
 {
     private readonly int _maxConnections = budget.ChatConnections;
@@ -44,7 +45,10 @@ internal sealed partial class ConnectionLimits(
         if (TryAcquire(address, out var limit) is { } refusal)
         {
             metrics.Refused(limit!);
-            LogRefused(connection.ConnectionId, connection.RemoteEndPoint?.ToString(), Encoding.UTF8.GetString(refusal).TrimEnd());
+            if (logger.IsEnabled(LogLevel.Warning) && churn.ShouldLog(ConnectionChurn.Event.Refused))
+            {
+                LogRefused(connection.ConnectionId, connection.RemoteEndPoint?.ToString(), Encoding.UTF8.GetString(refusal).TrimEnd());
+            }
             if (!tls)
             {
                 await connection.Transport.Output.WriteAsync(refusal).ConfigureAwait(false);

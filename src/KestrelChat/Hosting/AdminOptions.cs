@@ -31,6 +31,12 @@ public sealed class AdminOptions
     public int FailedKeyAttemptsPerMinute { get; set; } = 10;
 
     /// <summary>
+    /// Requests with a missing or wrong API key that all addresses together may make per minute; past it, 429 for
+    /// every such request. Default 100. Applies when <see cref="FailedKeyAttemptsPerMinute"/> is not 0; the right key is never limited.
+    /// </summary>
+    public int FailedKeyAttemptsPerMinuteTotal { get; set; } = 100;
+
+    /// <summary>
     /// Admin API connections open at once. Default 100: operators, probes and a metrics scraper need a few;
     /// past it new connections wait in the kernel's backlog until one closes, so a flood of idle
     /// connections cannot take the process's file descriptors.
@@ -62,6 +68,11 @@ internal sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
         {
             return ValidateOptionsResult.Fail(
                 $"Admin:Url must look like http://127.0.0.1:8080 (http, an IP address or localhost, a port); it is '{options.Url}'.");
+        }
+        if (options.FailedKeyAttemptsPerMinuteTotal < 1)
+        {
+            return ValidateOptionsResult.Fail(
+                $"Admin:FailedKeyAttemptsPerMinuteTotal must be at least 1; it is {options.FailedKeyAttemptsPerMinuteTotal}.");
         }
         if (options.FailedKeyAttemptsPerMinute < 0)
         {

@@ -78,7 +78,11 @@ internal struct LineFramer(int maxLineBytes)
         return line.Length > MaxLineBytes ? LineResult.TooLong : LineResult.Line;
     }
 
-    private readonly LineResult TakeChunk(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> line)
+    /// <summary>
+    /// The lesson client never sends LF, so its bound is on chunks: one over the limit is refused, and
+    /// oversized chunks in a row past 4 × the limit (a stream, not a person) end the connection.
+    /// </summary>
+    private LineResult TakeChunk(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> line)
     {
         var complete = buffer.Length - Utf8Boundaries.IncompleteTailLength(buffer);
         line = buffer.Slice(0, complete);
@@ -91,7 +95,13 @@ internal struct LineFramer(int maxLineBytes)
         {
             line = line.Slice(0, line.Length - 1);
         }
-        return line.Length > MaxLineBytes ? LineResult.TooLong : LineResult.Line;
+        if (line.Length <= MaxLineBytes)
+        {
+            _skippedBytes = 0;
+            return LineResult.Line;
+        }
+        _skippedBytes += line.Length;
+        return _skippedBytes > NoLineEndBytes ? LineResult.NoLineEnd : LineResult.TooLong;
     }
 
     private static bool EndsWithCr(in ReadOnlySequence<byte> line)

@@ -131,6 +131,10 @@ internal static class ServerLines
         ? Error("You were disconnected by an operator.")
         : Error($"You were disconnected by an operator: {reason}");
 
+    /// <summary>"/oper" while the address must still wait after wrong passwords.</summary>
+    public static byte[] OperTooManyFailures(TimeSpan wait) =>
+        Error(string.Create(CultureInfo.InvariantCulture, $"Too many wrong operator passwords: try again in {Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds))} seconds."));
+
     public static byte[] NicknameProblemLine(NicknameProblem problem) => problem switch
     {
         NicknameProblem.Empty => NicknameEmpty,

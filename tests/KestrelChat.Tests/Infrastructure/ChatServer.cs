@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using KestrelChat.Hosting;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -29,6 +30,16 @@ public sealed class ChatServer : WebApplicationFactory<Program>
             _settings[key] = value;
         }
         UseKestrel();
+    }
+
+    private TimeProvider? _time;
+
+    /// <summary>Starts the server with <paramref name="time"/> as its clock (a FakeTimeProvider: time moves when the test says).</summary>
+    public static ChatServer Start(TimeProvider time, params (string Key, string? Value)[] settings)
+    {
+        var server = new ChatServer(settings.Select(s => KeyValuePair.Create(s.Key, s.Value))) { _time = time };
+        server.StartServer();
+        return server;
     }
 
     public static ChatServer Start(params (string Key, string? Value)[] settings)
@@ -84,6 +95,10 @@ public sealed class ChatServer : WebApplicationFactory<Program>
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);
+        }
+        if (_time is { } time)
+        {
+            builder.ConfigureTestServices(services => services.AddSingleton(time));
         }
     }
 }

@@ -39,6 +39,14 @@ public sealed class ChatTestClient : IAsyncDisposable
         return new ChatTestClient(tcp, tcp.GetStream());
     }
 
+    /// <summary>Connects from <paramref name="from"/> (one of the 127.0.0.0/8 addresses), as a client on another machine would.</summary>
+    public static async Task<ChatTestClient> ConnectFromAsync(IPEndPoint endPoint, IPAddress from)
+    {
+        var tcp = new TcpClient(new IPEndPoint(from, 0)) { NoDelay = true };
+        await tcp.ConnectAsync(endPoint.Address, endPoint.Port);
+        return new ChatTestClient(tcp, tcp.GetStream());
+    }
+
     /// <summary>
     /// Connects and runs the TLS handshake, trusting only <paramref name="serverCertificate"/> (compared by its
     /// SHA-256 hash): a self-signed certificate pinned, as a client of a test VM would.
