@@ -57,6 +57,11 @@ builder.WebHost.ConfigureKestrel(kestrel => kestrel.ApplicationServices.GetRequi
 // accept backlog of 512: the kernel completes those handshakes but Kestrel never sees them, and as
 // the server speaks first ("NICK") those clients wait forever. The kernel caps it at somaxconn.
 builder.WebHost.UseSockets(sockets => sockets.Backlog = KestrelEndpoints.ListenBacklog);
+// Kestrel's socket buffers come from pools that give a burst's blocks back (Hosting/TrimmingMemoryPool.cs);
+// the trimmer drops them each second and compacts the heap once the burst is over.
+builder.Services.AddSingleton<TrimmingMemoryPoolFactory>();
+builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>>(services => services.GetRequiredService<TrimmingMemoryPoolFactory>());
+builder.Services.AddHostedService<MemoryTrimmer>();
 // Registered after UseSockets, so Kestrel binds with it: the same socket transport, each listener behind its gate.
 builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory, GatedListenerFactory>();
 builder.Services.AddTcpKeepAlive();

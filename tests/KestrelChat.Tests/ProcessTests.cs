@@ -58,6 +58,41 @@ public sealed class ProcessTests
     }
 
     [Fact]
+    public async Task After_a_burst_the_server_gives_memory_back_once_it_is_quiet_and_says_so()
+    {
+        await using var server = ServerProcess.Start(("Chat__Limits__MaxConnectionsPerIp", "0"), ("Chat__Limits__MessagesPerSecond", "0"),
+            ("Chat__Limits__SendQueueBytes", "16777216"));
+        var (chat, admin) = await server.WaitUntilListeningAsync(StartDeadline);
+
+        // A burst: 200 clients that all talk and none of which reads, so the server holds what it owes them.
+        var clients = new List<ChatTestClient>();
+        var line = new string('x', 1000);
+        for (var i = 0; i < 200; i++)
+        {
+            clients.Add(await ChatTestClient.JoinAsync(chat, $"c{i}"));
+        }
+        foreach (var client in clients)
+        {
+            for (var n = 0; n < 60; n++)
+            {
+                await client.SendLineAsync(line);
+            }
+        }
+        foreach (var client in clients)
+        {
+            await client.DisposeAsync();
+        }
+
+        var output = await server.WaitForOutputAsync("Memory given back after a burst", TimeSpan.FromSeconds(60));
+        Assert.Matches(@"Memory given back after a burst: GC heap committed \d+ → \d+ MB, \d+ MB of socket buffers dropped, RSS \d+ → \d+ MB", output);
+        using var http = new HttpClient { BaseAddress = admin };
+        var metrics = await http.GetStringAsync("/metrics");
+        var idle = System.Text.RegularExpressions.Regex.Match(metrics, @"^kestrelchat_socket_buffers_idle_bytes\S* (\d+)", System.Text.RegularExpressions.RegexOptions.Multiline);
+        Assert.True(idle.Success, metrics);
+        Assert.InRange(long.Parse(idle.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), 0, 4 * 256 * 4096); // each pool's floor, no more
+    }
+
+    [Fact]
     public async Task An_exposed_admin_API_without_a_key_is_refused_with_a_message_and_exit_code_1()
     {
         await using var server = ServerProcess.Start(("Admin__Url", "http://0.0.0.0:0"));

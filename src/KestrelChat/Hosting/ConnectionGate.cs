@@ -32,10 +32,7 @@ internal sealed partial class ConnectionGate(string name, int capacity, ILogger 
     /// <summary>Sockets of this listener open now.</summary>
     public int Open => capacity - _slots.CurrentCount;
 
-    /// <summary>
-    /// The process-wide check: descriptors open now, against the limit. Counted only when this gate
-    /// is at least half full (reading /proc/self/fd costs a directory walk), so an idle server never pays it.
-    /// </summary>
+    /// <summary>The process-wide check: descriptors open now, against the limit. Asked only while this gate is at least half full.</summary>
     internal Func<bool> NearDescriptorLimit { get; set; } = static () => false;
 
     /// <summary>Waits for a slot, then lets one accept(2) through. False once <paramref name="stopping"/> is cancelled.</summary>
