@@ -51,35 +51,42 @@ internal sealed partial class MemoryTrimmer : BackgroundService
         long dropped = 0;
         var quiet = 0;
         var last = Stopwatch.StartNew();
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        // Ends when the host stops, or is disposed after a failed start (which cancels the token without a stop).
+        try
         {
-            foreach (var pool in _pools.Pools)
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                dropped += pool.Trim();
+                foreach (var pool in _pools.Pools)
+                {
+                    dropped += pool.Trim();
+                }
+                var now = GC.GetTotalAllocatedBytes();
+                quiet = now - allocated < QuietBytesPerSecond ? quiet + 1 : 0;
+                allocated = now;
+                var committed = GC.GetGCMemoryInfo().TotalCommittedBytes;
+                if (committed < baseline)
+                {
+                    baseline = committed; // the GC gave some back by itself
+                }
+                if (quiet < QuietSeconds || last.Elapsed < MinimumInterval || (committed - baseline < BurstBytes && dropped < BurstBytes))
+                {
+                    continue;
+                }
+                var rssBefore = Environment.WorkingSet;
+                var clock = Stopwatch.StartNew();
+                GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
+                GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+                _givenBack.Add(1);
+                LogGaveBack(committed / 1048576, GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576, dropped / 1048576,
+                    rssBefore / 1048576, Environment.WorkingSet / 1048576, clock.Elapsed.TotalMilliseconds);
+                baseline = GC.GetGCMemoryInfo().TotalCommittedBytes;
+                allocated = GC.GetTotalAllocatedBytes();
+                dropped = 0;
+                last.Restart();
             }
-            var now = GC.GetTotalAllocatedBytes();
-            quiet = now - allocated < QuietBytesPerSecond ? quiet + 1 : 0;
-            allocated = now;
-            var committed = GC.GetGCMemoryInfo().TotalCommittedBytes;
-            if (committed < baseline)
-            {
-                baseline = committed; // the GC gave some back by itself
-            }
-            if (quiet < QuietSeconds || last.Elapsed < MinimumInterval || (committed - baseline < BurstBytes && dropped < BurstBytes))
-            {
-                continue;
-            }
-            var rssBefore = Environment.WorkingSet;
-            var clock = Stopwatch.StartNew();
-            GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-            _givenBack.Add(1);
-            LogGaveBack(committed / 1048576, GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576, dropped / 1048576,
-                rssBefore / 1048576, Environment.WorkingSet / 1048576, clock.Elapsed.TotalMilliseconds);
-            baseline = GC.GetGCMemoryInfo().TotalCommittedBytes;
-            allocated = GC.GetTotalAllocatedBytes();
-            dropped = 0;
-            last.Restart();
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
