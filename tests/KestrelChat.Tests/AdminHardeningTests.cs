@@ -133,6 +133,14 @@ public sealed class AdminHardeningTests
             Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
             using var problem = JsonDocument.Parse(answer);
             Assert.Equal((int)expected, problem.RootElement.GetProperty("status").GetInt32());
+            // It says what was expected: the content type, and the shape of the body.
+            if (expected is HttpStatusCode.BadRequest or HttpStatusCode.UnsupportedMediaType)
+            {
+                Assert.True(problem.RootElement.TryGetProperty("detail", out var detailProperty), $"{sent} → {answer}");
+                var detail = detailProperty.GetString();
+                Assert.Contains(expected == HttpStatusCode.UnsupportedMediaType ? "Content-Type: application/json" : """{"text": "…"}""",
+                    detail, StringComparison.Ordinal);
+            }
         }
 
         await admin.PostAsJsonAsync("/broadcast", new { text = "after the bad ones" });

@@ -30,6 +30,22 @@ public sealed class OperatorToolsTests
     }
 
     [Fact]
+    public async Task Kick_by_nickname_in_any_case_and_script_disconnects_that_client()
+    {
+        await using var server = ChatServer.Start();
+        await using var boris = await server.JoinAsync("Борис");
+        await using var alice = await server.JoinAsync("alice");
+        Assert.Equal("* alice joined the chat.", await boris.ReadLineAsync());
+        using var admin = server.Admin();
+
+        var response = await admin.DeleteAsync($"/clients/{Uri.EscapeDataString("борис")}?reason=flooding");
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal(["! You were disconnected by an operator: flooding"], await boris.ReadToEndAsync());
+        Assert.Equal("* Борис left the chat.", await alice.ReadLineAsync());
+    }
+
+    [Fact]
     public async Task Kick_without_a_reason_says_an_operator_disconnected_you()
     {
         await using var server = ChatServer.Start();

@@ -102,6 +102,42 @@ public sealed class ProcessTests
             server.Output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--Chat:Port=abc", "KestrelChat cannot start: Chat:Port must be a whole number; it is 'abc'.")]
+    [InlineData("--Chat:LoopbackIsOperator=yes", "KestrelChat cannot start: Chat:LoopbackIsOperator must be true or false; it is 'yes'.")]
+    [InlineData("--Chat:Limits:MaxLineBytes=4k", "KestrelChat cannot start: Chat:Limits:MaxLineBytes must be a whole number; it is '4k'.")]
+    [InlineData("--Chat:TraceBytes=on", "KestrelChat cannot start: Chat:TraceBytes must be true or false; it is 'on'.")]
+    public async Task A_setting_of_the_wrong_type_stops_the_start_with_one_line_and_exit_code_1(string argument, string message)
+    {
+        await using var server = ServerProcess.StartWithArguments(argument);
+
+        Assert.Equal(1, await server.WaitForExitAsync(StartDeadline));
+        Assert.Equal(message, server.Output.Trim());
+    }
+
+    [Fact]
+    public async Task Help_lists_the_settings_with_their_defaults_and_the_ports_and_exits_0_without_listening()
+    {
+        await using var server = ServerProcess.StartWithArguments("--help");
+
+        Assert.Equal(0, await server.WaitForExitAsync(StartDeadline));
+        Assert.Matches(@"Chat:Port\s+55555", server.Output);
+        Assert.Matches(@"Chat:Limits:MaxLineBytes\s+4096", server.Output);
+        Assert.Matches(@"Admin:Url\s+http://127.0.0.1:8080", server.Output);
+        Assert.Matches(@"Chat:Tls:Port\s+unset", server.Output);
+        Assert.Contains("README.md", server.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("listening", server.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Version_prints_one_line_and_exits_0()
+    {
+        await using var server = ServerProcess.StartWithArguments("--version");
+
+        Assert.Equal(0, await server.WaitForExitAsync(StartDeadline));
+        Assert.Matches(@"^KestrelChat \d+\.\d+\.\d+\S* \(\.NET 10\.", server.Output.Trim());
+    }
+
     [Fact]
     public async Task A_chat_port_in_use_is_reported_with_exit_code_1()
     {
@@ -112,7 +148,9 @@ public sealed class ProcessTests
         await using var server = ServerProcess.Start(("Chat__Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
         Assert.Equal(1, await server.WaitForExitAsync(StartDeadline));
-        Assert.Contains("KestrelChat cannot start:", server.Output, StringComparison.Ordinal);
-        Assert.Contains(port.ToString(System.Globalization.CultureInfo.InvariantCulture), server.Output, StringComparison.Ordinal);
+        Assert.Contains($"KestrelChat cannot start: the chat port {port} (Chat:Port) is in use: tcp://127.0.0.1:{port} is taken by another program.", server.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", server.Output, StringComparison.Ordinal); // one line, no stack trace
+        Assert.DoesNotContain("http://127.0.0.1:" + port, server.Output, StringComparison.Ordinal); // the chat port is not HTTP
+        Assert.DoesNotContain("unhandled exception", server.Output, StringComparison.Ordinal); // the failed start stops every service quietly
     }
 }

@@ -201,4 +201,30 @@ public sealed class TlsTests : IDisposable
         Assert.Contains($"KestrelChat cannot start: Chat:Tls:CertificatePath '{_certificate.PfxPath}' is not a .pfx file that Chat:Tls:CertificatePassword opens",
             server.Output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_certificate_the_process_cannot_read_is_reported_as_such_not_as_a_wrong_password()
+    {
+        var unreadable = Path.Combine(Path.GetTempPath(), $"kestrelchat-{Guid.NewGuid():N}.pfx");
+        File.Copy(_certificate.PfxPath, unreadable);
+        try
+        {
+            // Another user's 0600 file, as root's certificate is to the container's user (UID 1654).
+            using (var chown = System.Diagnostics.Process.Start("sh", ["-c", "chown nobody \"$0\" && chmod 600 \"$0\"", unreadable]))
+            {
+                await chown.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+                Assert.Equal(0, chown.ExitCode);
+            }
+            await using var server = ServerProcess.StartWithoutReadingOthersFiles(("Chat__Tls__Port", "0"), ("Chat__Tls__CertificatePath", unreadable),
+                ("Chat__Tls__CertificatePassword", TestCertificate.Password));
+
+            Assert.Equal(1, await server.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Contains($"KestrelChat cannot start: Chat:Tls:CertificatePath '{unreadable}' cannot be read by this process (user ", server.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain("password", server.Output, StringComparison.OrdinalIgnoreCase);
+        }
+        finally
+        {
+            File.Delete(unreadable);
+        }
+    }
 }

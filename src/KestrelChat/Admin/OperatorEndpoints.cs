@@ -23,7 +23,8 @@ internal static partial class OperatorEndpoints
         api.MapDelete("/clients/{id}", Kick)
             .WithName("KickClient")
             .WithSummary("Disconnect a chat client")
-            .WithDescription("Closes the connection with the `id` from GET /clients. The client's last line is " +
+            .WithDescription("Closes the connection with the `id` from GET /clients, or of the client with that nickname " +
+                "(compared as the chat compares nicknames: `Alice` is `alice`). The client's last line is " +
                 "`! You were disconnected by an operator: REASON` (the optional `reason`, at most " +
                 $"{MaxReasonLength} characters); the others see it leave.")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -51,22 +52,27 @@ internal static partial class OperatorEndpoints
             }
         }
         // A connection that is already closing has had its last line; it is on its way out of the list.
-        var session = room.Connections.FirstOrDefault(s => s.Id == id && !s.IsClosing);
+        // An id first; else a nickname (a connection id never is one: ids are upper-case letters and digits, 13 of them,
+        // and a nickname that happens to look like one still names the same single client).
+        var session = room.Connections.FirstOrDefault(s => s.Id == id && !s.IsClosing)
+            ?? (room.FindByNickname(id) is { IsClosing: false } named ? named : null);
         if (session is not null)
         {
             session.Close(ServerLines.Kicked(reason), "kicked");
-            LogKicked(Logger(loggers), id, session.Nickname, reason, Caller(context));
+            LogKicked(Logger(loggers), session.Id, session.Nickname, reason, Caller(context));
             return TypedResults.NoContent();
         }
         // On another instance of the cluster? Its instance closes it when the message arrives.
-        if ((await backplane.GetRemoteClientsAsync()).FirstOrDefault(c => c.Id == id) is { } remote)
+        var remoteClients = await backplane.GetRemoteClientsAsync();
+        if ((remoteClients.FirstOrDefault(c => c.Id == id)
+            ?? remoteClients.FirstOrDefault(c => c.Nickname is { } n && NicknameRules.Comparer.Equals(n, id))) is { } remote)
         {
-            backplane.Publish(new ClusterMessage(ClusterMessageKind.Kick, room.InstanceName, id, ServerLines.Kicked(reason)), remote.Instance);
-            LogKicked(Logger(loggers), id, remote.Nickname, reason, Caller(context));
+            backplane.Publish(new ClusterMessage(ClusterMessageKind.Kick, room.InstanceName, remote.Id, ServerLines.Kicked(reason)), remote.Instance);
+            LogKicked(Logger(loggers), remote.Id, remote.Nickname, reason, Caller(context));
             return TypedResults.NoContent();
         }
         return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such client",
-            detail: $"No open chat connection has the id '{id}' (see GET /clients).");
+            detail: $"No open chat connection has the id or the nickname '{id}' (see GET /clients).");
     }
 
     private static async Task<Results<Ok<BroadcastSent>, ValidationProblem>> Broadcast(

@@ -60,9 +60,23 @@ internal sealed class ChatTlsOptionsValidator : IValidateOptions<ChatTlsOptions>
         }
         foreach (var (key, path) in new[] { ("CertificatePath", options.CertificatePath), ("KeyPath", options.KeyPath) })
         {
-            if (!string.IsNullOrEmpty(path) && !File.Exists(path))
+            if (string.IsNullOrEmpty(path))
             {
-                return ValidateOptionsResult.Fail($"Chat:Tls:{key} '{path}' does not exist (seen from {Environment.CurrentDirectory}).");
+                continue;
+            }
+            if (!File.Exists(path))
+            {
+                return ValidateOptionsResult.Fail($"Chat:Tls:{key} '{path}' does not exist (looked for {Path.GetFullPath(path)}).");
+            }
+            try
+            {
+                using var readable = File.OpenRead(path);
+            }
+            catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+            {
+                // Not a wrong password: the file is there, this user may not read it (a container's user, UID 1654, and a 0600 file of root's).
+                return ValidateOptionsResult.Fail($"Chat:Tls:{key} '{Path.GetFullPath(path)}' cannot be read by this process (user {Environment.UserName}): " +
+                    "give that user read permission (chmod, chown, or chgrp and chmod g+r).");
             }
         }
         try

@@ -25,18 +25,28 @@ public sealed partial class ServerProcess : IAsyncDisposable
 
     public string Output => string.Join('\n', _output);
 
-    public static ServerProcess Start(params (string Name, string Value)[] environment) => Start(null, environment);
+    public static ServerProcess Start(params (string Name, string Value)[] environment) => Start([], [], environment);
 
     /// <summary>Starts the server under <c>ulimit -n <paramref name="openFiles"/></c>, set in the child's shell as an operator would.</summary>
     public static ServerProcess StartWithOpenFilesLimit(int openFiles, params (string Name, string Value)[] environment) =>
-        Start(openFiles, environment);
+        Start(["bash", "-c", $"ulimit -n {openFiles} && exec \"$@\"", "server"], [], environment);
 
-    private static ServerProcess Start(int? openFiles, (string Name, string Value)[] environment)
+    /// <summary>Starts the server with these command-line arguments (settings such as --Chat:Port=abc, or --help).</summary>
+    public static ServerProcess StartWithArguments(params string[] arguments) => Start([], arguments, []);
+
+    /// <summary>
+    /// Starts the server without the capability to read other users' files (setpriv drops CAP_DAC_OVERRIDE and
+    /// CAP_DAC_READ_SEARCH), so a file mode that keeps a container's user out keeps it out too, even under root.
+    /// </summary>
+    public static ServerProcess StartWithoutReadingOthersFiles(params (string Name, string Value)[] environment) =>
+        Start(["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"], [], environment);
+
+    /// <summary>Runs <c>PREFIX… dotnet KestrelChat.dll ARGUMENTS…</c>.</summary>
+    private static ServerProcess Start(string[] prefix, string[] arguments, (string Name, string Value)[] environment)
     {
         var assembly = typeof(Program).Assembly.Location;
-        var info = openFiles is { } limit
-            ? new ProcessStartInfo("bash", ["-c", $"ulimit -n {limit} && exec dotnet \"$0\"", assembly])
-            : new ProcessStartInfo("dotnet", [assembly]);
+        string[] command = [.. prefix, "dotnet", assembly, .. arguments];
+        var info = new ProcessStartInfo(command[0], command[1..]);
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;
         info.UseShellExecute = false;
