@@ -18,7 +18,13 @@ if (StartupProblems.AnswerCommandLine(args, Console.Out) is { } answered)
 {
     return answered;
 }
-var builder = WebApplication.CreateSlimBuilder(args);
+// Settings are read from the content root, which is the current directory unless that has no appsettings.json
+// (`dotnet run` from the repository root, a binary started from elsewhere): then the directory of the binary.
+var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+{
+    Args = args,
+    ContentRootPath = File.Exists(Path.Combine(Environment.CurrentDirectory, "appsettings.json")) ? null : AppContext.BaseDirectory,
+});
 
 // Parsed leniently here: a value that is not true or false stops the start below, with a message, when the options are bound.
 _ = bool.TryParse(builder.Configuration[$"{ChatOptions.Section}:{nameof(ChatOptions.TraceBytes)}"], out var traceBytes);

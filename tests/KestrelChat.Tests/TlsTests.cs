@@ -227,4 +227,35 @@ public sealed class TlsTests : IDisposable
             File.Delete(unreadable);
         }
     }
+
+    [Fact]
+    public async Task With_dotnet_run_a_relative_certificate_path_is_found_from_where_the_command_was_typed()
+    {
+        // README's recipe, typed in a directory that holds chat.pfx (not in src/KestrelChat, where dotnet run used to start it).
+        var here = Directory.CreateTempSubdirectory("kestrelchat-cwd-");
+        try
+        {
+            File.Copy(_certificate.PfxPath, Path.Combine(here.FullName, "chat.pfx"));
+            var project = Path.Combine(RepositoryRoot(), "src", "KestrelChat");
+            await using var server = ServerProcess.StartWithDotnetRunIn(here.FullName, project, ("Chat__Tls__Port", "0"), ("Chat__Tls__CertificatePath", "chat.pfx"),
+                ("Chat__Tls__CertificatePassword", TestCertificate.Password));
+
+            await server.WaitUntilListeningAsync(TimeSpan.FromSeconds(60));
+            Assert.Contains("Chat (TLS) listening on tls://", await server.WaitForOutputAsync("Chat (TLS) listening", TimeSpan.FromSeconds(30)), StringComparison.Ordinal);
+        }
+        finally
+        {
+            here.Delete(recursive: true);
+        }
+    }
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "KestrelChat.sln")))
+        {
+            dir = dir.Parent;
+        }
+        return dir?.FullName ?? throw new InvalidOperationException("KestrelChat.sln not found above the test binaries.");
+    }
 }

@@ -27,6 +27,13 @@ public sealed partial class ServerProcess : IAsyncDisposable
 
     public static ServerProcess Start(params (string Name, string Value)[] environment) => Start([], [], environment);
 
+    /// <summary>
+    /// Starts the server as README says, <c>dotnet run --project src/KestrelChat</c> (without building again), typed in
+    /// <paramref name="directory"/>.
+    /// </summary>
+    public static ServerProcess StartWithDotnetRunIn(string directory, string project, params (string Name, string Value)[] environment) =>
+        Start(["dotnet", "run", "--no-build", "--project", project, "--"], [], environment, directory, runsItself: true);
+
     /// <summary>Starts the server under <c>ulimit -n <paramref name="openFiles"/></c>, set in the child's shell as an operator would.</summary>
     public static ServerProcess StartWithOpenFilesLimit(int openFiles, params (string Name, string Value)[] environment) =>
         Start(["bash", "-c", $"ulimit -n {openFiles} && exec \"$@\"", "server"], [], environment);
@@ -42,15 +49,15 @@ public sealed partial class ServerProcess : IAsyncDisposable
         Start(["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"], [], environment);
 
     /// <summary>Runs <c>PREFIX… dotnet KestrelChat.dll ARGUMENTS…</c>.</summary>
-    private static ServerProcess Start(string[] prefix, string[] arguments, (string Name, string Value)[] environment)
+    private static ServerProcess Start(string[] prefix, string[] arguments, (string Name, string Value)[] environment, string? directory = null, bool runsItself = false)
     {
         var assembly = typeof(Program).Assembly.Location;
-        string[] command = [.. prefix, "dotnet", assembly, .. arguments];
+        string[] command = runsItself ? [.. prefix, .. arguments] : [.. prefix, "dotnet", assembly, .. arguments];
         var info = new ProcessStartInfo(command[0], command[1..]);
         info.RedirectStandardOutput = true;
         info.RedirectStandardError = true;
         info.UseShellExecute = false;
-        info.WorkingDirectory = Path.GetDirectoryName(assembly)!;
+        info.WorkingDirectory = directory ?? Path.GetDirectoryName(assembly)!;
         info.Environment["Chat__Port"] = "0";
         info.Environment["Chat__BindAddress"] = "127.0.0.1";
         info.Environment["Admin__Url"] = "http://127.0.0.1:0";
