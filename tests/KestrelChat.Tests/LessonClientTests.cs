@@ -31,6 +31,55 @@ public sealed class LessonClientTests
         Assert.Equal("алиса: bob: I am bob", await bob.ReadLineAsync());
     }
 
+    [Theory]
+    [InlineData("{}: {}")]
+    [InlineData("{} :{}")]
+    [InlineData("{} : {}")]
+    public async Task A_student_client_that_asks_the_nickname_after_connecting_chats_with_an_nc_user(string format)
+    {
+        await using var server = ChatServer.Start();
+        await using var bob = await server.JoinAsync("bob");
+        await using var alice = LessonClientProcess.Start("client_ask_first.py", server.ChatEndPoint, "alice", format);
+        alice.Type("hello"); // its first message names it: it never saw a bare "NICK"
+
+        Assert.Equal("* alice joined the chat.", await bob.ReadLineAsync(TimeSpan.FromSeconds(15)));
+        Assert.Equal("alice: hello", await bob.ReadLineAsync());
+        await bob.SendLineAsync("hi alice");
+        Assert.Equal("bob: hi alice", await alice.ReadPrintedUntilAsync(l => l.StartsWith("bob", StringComparison.Ordinal)));
+        alice.Type("/who"); // a command behind its own prefix, in any spacing, is still a command
+        Assert.Equal("* In the chat (2): bob, alice", await alice.ReadPrintedUntilAsync(l => l.StartsWith("* In the chat", StringComparison.Ordinal)));
+        alice.Type("bye");
+        Assert.Equal("alice: bye", await bob.ReadLineAsync());
+    }
+
+    [Fact]
+    public async Task A_client_that_names_itself_without_LF_but_ends_its_messages_with_LF_gets_lines_back()
+    {
+        await using var server = ChatServer.Start();
+        await using var bob = await server.JoinAsync("bob");
+        using var gopher = await ConnectAsync(server);
+        await gopher.SendAsync("gopher"u8.ToArray()); // like the lesson client: no LF, so taken for it
+        Assert.StartsWith("* Welcome, gopher!", await ReceiveAsync(gopher), StringComparison.Ordinal);
+        Assert.Equal("* gopher joined the chat.", await bob.ReadLineAsync());
+
+        await gopher.SendAsync("hi bob\n"u8.ToArray()); // ...but its messages end with LF: it speaks in lines
+        Assert.Equal("gopher: hi bob", await bob.ReadLineAsync());
+        await bob.SendLineAsync("hi gopher");
+        await bob.SendLineAsync("/quit");
+
+        var received = new StringBuilder();
+        var buffer = new byte[1024];
+        using var deadline = new CancellationTokenSource(ChatTestClient.DefaultTimeout);
+        while (!received.ToString().Contains("* bob left the chat.\n", StringComparison.Ordinal))
+        {
+            var read = await gopher.ReceiveAsync(buffer, SocketFlags.None, deadline.Token);
+            Assert.True(read > 0, $"end of stream after: {received}");
+            received.Append(Encoding.UTF8.GetString(buffer, 0, read));
+        }
+        // The welcome it got without LF is ended, and every line after it has its own.
+        Assert.Equal("\nbob: hi gopher\n* bob left the chat.\n", received.ToString());
+    }
+
     [Fact]
     public async Task The_stock_ASCII_handout_client_chats_and_exits_by_itself_on_POST_stop()
     {

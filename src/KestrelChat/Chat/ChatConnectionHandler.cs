@@ -121,6 +121,13 @@ internal sealed partial class ChatConnectionHandler(
             }
             var buffer = result.Buffer;
             session.CountBytesIn(buffer.Length - unconsumed);
+            if (session.Unframed && session.Nickname is not null && buffer.PositionOf((byte)'\n') is not null)
+            {
+                // The lesson client never sends an LF. One that does (a Go or Java client that named itself
+                // without one) speaks in lines after all: lines in, lines out, and a FIN at the end.
+                session.Unframed = framer.Unframed = false;
+                session.Send(ServerLines.LineEnd); // ends the last line it got without one
+            }
             if (session.IsClosing)
             {
                 input.AdvanceTo(buffer.End);

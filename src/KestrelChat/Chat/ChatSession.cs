@@ -66,7 +66,10 @@ internal sealed class ChatSession
         set => _output.Unframed = value;
     }
 
-    /// <summary>The "nickname: " an unframed client puts before every message itself (removed; the server adds its own).</summary>
+    /// <summary>
+    /// The nickname an unframed client puts before every message itself ("alice: hi", "alice :hi", "alice : hi"):
+    /// removed, since the server adds its own (<see cref="ChatCommands"/>).
+    /// </summary>
     public string? OwnPrefix { get; set; }
 
     /// <summary>This member's slot in the room's MemberList; -1 when not a member. Changed under the room's lock.</summary>

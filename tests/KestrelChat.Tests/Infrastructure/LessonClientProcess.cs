@@ -39,10 +39,10 @@ public sealed class LessonClientProcess : IAsyncDisposable
     }
 
     /// <summary>Starts <paramref name="script"/> ("lesson-client.py" or "client_ascii.py") against <paramref name="server"/> and types the nickname.</summary>
-    public static LessonClientProcess Start(string script, IPEndPoint server, string nickname)
+    public static LessonClientProcess Start(string script, IPEndPoint server, string nickname, params string[] more)
     {
         var info = new ProcessStartInfo("python3", ["-u", Path.Combine(AppContext.BaseDirectory, "LessonClient", script),
-            server.Address.ToString(), server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)])
+            server.Address.ToString(), server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), .. more])
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
