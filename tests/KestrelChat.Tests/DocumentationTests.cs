@@ -2,13 +2,14 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using KestrelChat.Hosting;
+using KestrelChat.Tests.Infrastructure;
 
 namespace KestrelChat.Tests;
 
 /// <summary>README's limits table and appsettings.json say what the code does.</summary>
 public sealed partial class DocumentationTests
 {
-    private static readonly string Root = FindRoot();
+    private static readonly string Root = Repository.Root;
 
     [Fact]
     public void README_lists_every_Chat_Limits_setting_with_its_default_from_the_code()
@@ -50,16 +51,6 @@ public sealed partial class DocumentationTests
         Convert.ToString(typeof(ChatLimitsOptions).GetProperty(property)!.GetValue(new ChatLimitsOptions()), CultureInfo.InvariantCulture) is { Length: > 0 } value
             ? value
             : Unset;
-
-    private static string FindRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "KestrelChat.sln")))
-        {
-            dir = dir.Parent;
-        }
-        return dir?.FullName ?? throw new InvalidOperationException("KestrelChat.sln not found above the test binaries.");
-    }
 
     [GeneratedRegex(@"^\| `(?<key>Chat:Limits:\w+)` \| `(?<value>[^`]*)` \|", RegexOptions.Multiline)]
     private static partial Regex LimitRow();

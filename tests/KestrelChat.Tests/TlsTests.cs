@@ -236,7 +236,7 @@ public sealed class TlsTests : IDisposable
         try
         {
             File.Copy(_certificate.PfxPath, Path.Combine(here.FullName, "chat.pfx"));
-            var project = Path.Combine(RepositoryRoot(), "src", "KestrelChat");
+            var project = Path.Combine(Repository.Root, "src", "KestrelChat");
             await using var server = ServerProcess.StartWithDotnetRunIn(here.FullName, project, ("Chat__Tls__Port", "0"), ("Chat__Tls__CertificatePath", "chat.pfx"),
                 ("Chat__Tls__CertificatePassword", TestCertificate.Password));
 
@@ -247,15 +247,5 @@ public sealed class TlsTests : IDisposable
         {
             here.Delete(recursive: true);
         }
-    }
-
-    private static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "KestrelChat.sln")))
-        {
-            dir = dir.Parent;
-        }
-        return dir?.FullName ?? throw new InvalidOperationException("KestrelChat.sln not found above the test binaries.");
     }
 }
