@@ -110,7 +110,8 @@ internal sealed class GatedEndPoint(IPEndPoint endPoint, ConnectionGate gate) : 
 }
 
 /// <summary>
-/// Kestrel's socket transport, unchanged (the same sockets, memory pool and I/O queues), with each
+/// Kestrel's socket transport, unchanged (the same sockets and I/O queues; its buffer pools come from
+/// <see cref="TrimmingMemoryPoolFactory"/> as they would to Kestrel's own listener), with each
 /// listener behind its <see cref="ConnectionGate"/>. Kestrel binds an endpoint with the last registered
 /// factory that says it can; this one takes the <see cref="GatedEndPoint"/>s, which are all the server binds.
 /// </summary>
