@@ -19,6 +19,10 @@ internal sealed class PresenceNotices(Action flushFromTimer, Action<byte[]> toCl
 
     private readonly List<string> _joined = [];
     private readonly List<string> _left = [];
+    // Each pending name's look-alike key (NicknameRules.Key), in step with the list beside it: computed once
+    // per notice, so matching a leave against a thousand pending joins compares strings, not skeletons.
+    private readonly List<string> _joinedKeys = [];
+    private readonly List<string> _leftKeys = [];
     private readonly Timer _timer = new(static state => ((Action)state!)(), flushFromTimer, Timeout.Infinite, Timeout.Infinite);
     private long _windowStart = long.MinValue / 2;
     private int _sentInWindow;
@@ -28,10 +32,10 @@ internal sealed class PresenceNotices(Action flushFromTimer, Action<byte[]> toCl
     public bool HasPending => _pending;
 
     public void Joined(string nickname, MemberList.Snapshot recipients) =>
-        Add(_joined, _left, nickname, ServerLines.Joined, recipients);
+        Add((_joined, _joinedKeys), (_left, _leftKeys), nickname, ServerLines.Joined, recipients);
 
     public void Left(string nickname, MemberList.Snapshot recipients) =>
-        Add(_left, _joined, nickname, ServerLines.Left, recipients);
+        Add((_left, _leftKeys), (_joined, _joinedKeys), nickname, ServerLines.Left, recipients);
 
     /// <summary>Sends whatever is waiting, joins first, to <paramref name="recipients"/>, and starts a new window.</summary>
     public void Flush(MemberList.Snapshot recipients)
@@ -40,11 +44,13 @@ internal sealed class PresenceNotices(Action flushFromTimer, Action<byte[]> toCl
         {
             Send(recipients, ServerLines.JoinedMany(_joined));
             _joined.Clear();
+            _joinedKeys.Clear();
         }
         if (_left.Count > 0)
         {
             Send(recipients, ServerLines.LeftMany(_left));
             _left.Clear();
+            _leftKeys.Clear();
         }
         _pending = false;
         _windowStart = Stopwatch.GetTimestamp();
@@ -53,16 +59,19 @@ internal sealed class PresenceNotices(Action flushFromTimer, Action<byte[]> toCl
 
     public void Dispose() => _timer.Dispose();
 
-    private void Add(List<string> pending, List<string> opposite, string nickname, Func<string, byte[]> single, MemberList.Snapshot recipients)
+    private void Add((List<string> Names, List<string> Keys) pending, (List<string> Names, List<string> Keys) opposite,
+        string nickname, Func<string, byte[]> single, MemberList.Snapshot recipients)
     {
-        var earlier = opposite.FindIndex(n => NicknameRules.Comparer.Equals(n, nickname));
+        string? key = null;
+        var earlier = opposite.Names.Count > 0 ? opposite.Keys.IndexOf(key = NicknameRules.Key(nickname)) : -1;
         if (earlier >= 0)
         {
-            if (string.Equals(opposite[earlier], nickname, StringComparison.Ordinal))
+            if (string.Equals(opposite.Names[earlier], nickname, StringComparison.Ordinal))
             {
                 // Joined and gone (or gone and back) within one window: the others never saw the first
                 // notice, so they need neither.
-                opposite.RemoveAt(earlier);
+                opposite.Names.RemoveAt(earlier);
+                opposite.Keys.RemoveAt(earlier);
                 return;
             }
             Flush(recipients); // the same name in another spelling: keep the two notices in order
@@ -79,7 +88,8 @@ internal sealed class PresenceNotices(Action flushFromTimer, Action<byte[]> toCl
             Send(recipients, single(nickname));
             return;
         }
-        pending.Add(nickname);
+        pending.Names.Add(nickname);
+        pending.Keys.Add(key ?? NicknameRules.Key(nickname));
         if (!_pending)
         {
             _pending = true;
