@@ -60,6 +60,7 @@ public sealed class ClusterTests : IAsyncLifetime
         await other.ReadBytesAsync(4);
 
         await other.SendLineAsync("ALICE");
+        Assert.Equal("", await other.ReadLineAsync()); // the LF that ends "NICK"
         Assert.Equal("! The nickname 'ALICE' is taken. Choose another one.", await other.ReadLineAsync());
 
         await alice.DisposeAsync();

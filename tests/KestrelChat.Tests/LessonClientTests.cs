@@ -107,6 +107,23 @@ public sealed class LessonClientTests
     }
 
     [Fact]
+    public async Task Two_server_lines_in_a_row_are_printed_by_the_lesson_client_as_two_messages()
+    {
+        await using var server = ChatServer.Start(); // a loopback client is an operator by default
+        await using var bob = await server.JoinAsync("bob");
+        await using var student = LessonClientProcess.Start("lesson-client.py", server.ChatEndPoint, "student");
+        Assert.Equal("* student joined the chat.", await bob.ReadLineAsync());
+        await student.ReadPrintedUntilAsync(l => l.Contains("* Welcome, student!", StringComparison.Ordinal));
+
+        // Two lines written back to back, as the server writes them: its print() shows what each recv() got.
+        student.Type("стоп");
+
+        Assert.Equal("* Stopping the server.", await student.ReadPrintedAsync());
+        Assert.Equal("* Server is shutting down. Bye!", await student.ReadPrintedAsync());
+        Assert.Equal("An error occured!", await student.ReadPrintedAsync());
+    }
+
+    [Fact]
     public async Task On_the_wire_an_unframed_client_gets_one_message_per_write_without_LF_and_never_a_cut_character()
     {
         await using var server = ChatServer.Start();

@@ -7,14 +7,16 @@ namespace KestrelChat.Tests;
 public sealed class NicknameTests : ServerPerTest
 {
     [Fact]
-    public async Task First_bytes_are_exactly_NICK_and_nothing_follows_until_the_client_answers()
+    public async Task First_bytes_are_exactly_NICK_and_a_quick_answer_gets_NICK_on_a_line_of_its_own_then_the_welcome()
     {
         await using var client = await Server.ConnectAsync();
 
         Assert.Equal("NICK", await client.ReadBytesAsync(4));
         await client.SendLineAsync("alice");
 
-        // Nothing came between NICK and our answer: the very next bytes are the welcome.
+        // Nothing came between NICK and our answer; a program reading lines reads "NICK", then the
+        // welcome, never "NICK* Welcome…".
+        Assert.Equal("", await client.ReadLineAsync());
         Assert.Equal("* Welcome, alice! In the chat now: 1 (you included). Type /help for the commands.",
             await client.ReadLineAsync());
     }
@@ -49,6 +51,7 @@ public sealed class NicknameTests : ServerPerTest
 
         await client.SendLineAsync(nickname);
 
+        Assert.Equal("", await client.ReadLineAsync()); // the LF that ends "NICK"
         Assert.Equal(expectedError, await client.ReadLineAsync());
         Assert.Equal("* Please type a nickname and press Enter.", await client.ReadLineAsync());
         // The connection stays open and the next try works.
@@ -78,6 +81,7 @@ public sealed class NicknameTests : ServerPerTest
 
         await second.SendLineAsync("БОРИС");
 
+        Assert.Equal("", await second.ReadLineAsync()); // the LF that ends "NICK"
         Assert.Equal("! The nickname 'БОРИС' is taken. Choose another one.", await second.ReadLineAsync());
     }
 
@@ -91,6 +95,7 @@ public sealed class NicknameTests : ServerPerTest
         await client.SendAsync(bytes[..1]); // half of 'Ж'
         await client.SendAsync(bytes[1..]);
 
+        Assert.Equal("", await client.ReadLineAsync()); // the LF that ends "NICK"
         Assert.StartsWith("* Welcome, Жанна!", await client.ReadLineAsync(), StringComparison.Ordinal);
     }
 }

@@ -25,6 +25,7 @@ public sealed class TlsTests : IDisposable
         Assert.NotNull(alice.TlsProtocol);
         Assert.Equal("NICK", await alice.ReadBytesAsync(4)); // the same greeting as on the plain port
         await alice.SendLineAsync("алиса");
+        Assert.Equal("", await alice.ReadLineAsync()); // the LF that ends "NICK"
         Assert.Equal("* Welcome, алиса! In the chat now: 1 (you included). Type /help for the commands.", await alice.ReadLineAsync());
         await using var boris = await server.JoinAsync("борис");
         Assert.Equal("* борис joined the chat.", await alice.ReadLineAsync());
@@ -117,6 +118,7 @@ public sealed class TlsTests : IDisposable
         Assert.Equal(CarolWelcome, await carol.ReadBytesAsync(System.Text.Encoding.UTF8.GetByteCount(CarolWelcome)));
 
         await alice.SendAsync("\n"u8.ToArray());
+        Assert.Equal("", await alice.ReadLineAsync()); // the LF that ends "NICK"
         Assert.Equal("* Welcome, alice! In the chat now: 2 (you included). Type /help for the commands.", await alice.ReadLineAsync());
     }
 

@@ -26,7 +26,11 @@ internal sealed class ChatSession
     public ChatSession(ConnectionContext connection, bool isOperator, long sendQueueBytes, Action<ChatSession> onOverflow)
     {
         _connection = connection;
-        _output = new ConnectionWriter(connection.Transport.Output, sendQueueBytes);
+        var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket;
+        _output = new ConnectionWriter(connection.Transport.Output, sendQueueBytes)
+        {
+            Pace = socket is null ? null : bytesOut => UnframedPacing.BeforeNextMessageAsync(socket, bytesOut),
+        };
         _onOverflow = onOverflow;
         IsOperator = isOperator;
         RemoteEndPoint = connection.RemoteEndPoint as IPEndPoint;
@@ -167,9 +171,11 @@ internal sealed class ChatSession
     }
 
     /// <summary>
-    /// "NICK" has no LF (the lesson's client wants it alone), so a notice that reaches a client before
-    /// it typed anything (an announcement, a shutdown) would run on after it: end that line first.
-    /// Once the client has sent bytes, its own Enter ended the line on its terminal.
+    /// "NICK" has no LF (the lesson's client wants it alone), so whatever comes next to a line client
+    /// (its welcome, an announcement, a shutdown) starts with one: a program reading lines reads
+    /// "NICK" and then the welcome, never "NICK* Welcome…". The unframed client gets none: it reads
+    /// each write as one message. The flag is cleared only after the LF is written, so a sender that
+    /// sees it cleared outside the lock cannot get its line in ahead of the LF.
     /// </summary>
     private void EndNickLine(ReadOnlySpan<byte> next)
     {
@@ -179,11 +185,11 @@ internal sealed class ChatSession
             {
                 return;
             }
-            _nickLineOpen = false;
-            if (BytesIn == 0 && !Unframed && next.Length > 0 && next[0] != (byte)'\n')
+            if (!Unframed && next.Length > 0 && next[0] != (byte)'\n')
             {
                 _output.Write(ServerLines.LineEnd);
             }
+            _nickLineOpen = false;
         }
     }
 

@@ -50,6 +50,13 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
     /// </summary>
     public bool Unframed { get; set; }
 
+    /// <summary>
+    /// Awaited by the drain after each unframed message is flushed, before the next one (given the
+    /// bytes written so far): two writes in a row would otherwise reach one recv() of the client
+    /// (<see cref="UnframedPacing"/>). Null: no pause (tests on a bare pipe).
+    /// </summary>
+    public Func<long, Task>? Pace { get; init; }
+
     /// <summary>Bytes waiting in the backlog (not yet in the pipe).</summary>
     public long QueuedBytes => Interlocked.Read(ref _backlogBytes);
 
@@ -243,11 +250,15 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
                         }
                         batch = _batch;
                     }
-                    WriteBatch(batch);
+                    var unframed = WriteBatch(batch);
                     // Only this task writes to the pipe while _draining, so the flush needs no lock.
                     if (IsEnd(await output.FlushAsync().ConfigureAwait(false)))
                     {
                         break;
+                    }
+                    if (unframed && Pace is { } pace)
+                    {
+                        await pace(BytesOut).ConfigureAwait(false);
                     }
                 }
             }
@@ -263,8 +274,9 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
         }
     }
 
-    // Drain only, outside the lock: copies up to MaxBatchBytes (unframed: one message, without its LF) into the pipe.
-    private void WriteBatch(Queue<Chunk> backlog)
+    // Drain only, outside the lock: copies up to MaxBatchBytes (unframed: one message, without its LF)
+    // into the pipe. True when it wrote an unframed message.
+    private bool WriteBatch(Queue<Chunk> backlog)
     {
         if (Unframed)
         {
@@ -273,7 +285,7 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
             var message = UnframedOutput.Message(line.Bytes.Span);
             output.Write(message);
             Count(message.Length, 1);
-            return;
+            return true;
         }
         var bytes = 0;
         var messages = 0;
@@ -285,6 +297,7 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
         }
         Interlocked.Add(ref _backlogBytes, -bytes);
         Count(bytes, messages);
+        return false;
     }
 
     private void Count(int bytes, int messages)

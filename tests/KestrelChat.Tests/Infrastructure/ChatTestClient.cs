@@ -88,6 +88,7 @@ public sealed class ChatTestClient : IAsyncDisposable
     {
         Assert.Equal("NICK", await ReadBytesAsync(4));
         await SendLineAsync(nickname);
+        Assert.Equal("", await ReadLineAsync()); // the LF that ends the "NICK" line
         Assert.StartsWith($"* Welcome, {nickname}!", await ReadLineAsync(), StringComparison.Ordinal);
         return this;
     }
