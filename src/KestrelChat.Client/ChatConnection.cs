@@ -225,8 +225,18 @@ internal sealed class ChatConnection : IAsyncDisposable
             }
         }
 
-        // stdin ended (piped input, Ctrl+D): tell the server we are done sending. It takes that as
-        // leaving and closes its side, which ends the receive pump after the last lines are printed.
+        await EndInputAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Waits until the server's greeting was answered (the --nick sent, if any): typed lines go after it.</summary>
+    public Task Greeted => _greeted.Task;
+
+    /// <summary>
+    /// The input ended (piped input, Ctrl+D): tell the server we are done sending. It takes that as
+    /// leaving and closes its side, which ends the receive pump after the last lines are printed.
+    /// </summary>
+    public async Task EndInputAsync()
+    {
         await _sendLock.WaitAsync().ConfigureAwait(false);
         try
         {

@@ -4,13 +4,13 @@ using System.Globalization;
 namespace KestrelChat.Client;
 
 /// <summary>The command line: where to connect, whether through TLS, and, optionally, which nickname to claim.</summary>
-internal sealed record ClientOptions(string Host, int Port, string? Nick, bool ShowHelp, TlsMode Tls = TlsMode.Off)
+internal sealed record ClientOptions(string Host, int Port, string? Nick, bool ShowHelp, TlsMode Tls = TlsMode.Off, bool NoColor = false)
 {
     public const string DefaultHost = "127.0.0.1";
     public const int DefaultPort = 55555;
 
     public const string Usage = """
-        Usage: KestrelChat.Client [--host HOST] [--port PORT] [--nick NAME] [--tls [--insecure]]
+        Usage: KestrelChat.Client [--host HOST] [--port PORT] [--nick NAME] [--tls [--insecure]] [--no-color]
 
           --host HOST   server name or IP address (default 127.0.0.1)
           --port PORT   chat port (default 55555; the server's TLS port with --tls)
@@ -19,9 +19,14 @@ internal sealed record ClientOptions(string Host, int Port, string? Nick, bool S
                         trusted by this machine and name HOST
           --insecure    with --tls: accept any certificate (a self-signed one for testing); its
                         SHA-256 fingerprint is printed so you can compare it with the server's log
+          --no-color    no colours in the terminal (the NO_COLOR environment variable does the same)
           --help        show this help
 
         Every line you type is sent to the chat. /quit (or Ctrl+C) leaves.
+        In a terminal, what arrives is printed above the line you are typing, with the time and each
+        nickname in its own colour; your own lines are shown too. Keys: arrows, Home/End, Up/Down for
+        earlier lines, Ctrl+U and Ctrl+W to delete, Ctrl+D on an empty line to leave. When stdin or
+        stdout is not a terminal (a pipe, a file), lines go through as they are, without decoration.
         """;
 
     /// <summary>
@@ -36,7 +41,7 @@ internal sealed record ClientOptions(string Host, int Port, string? Nick, bool S
         string host = DefaultHost;
         int port = DefaultPort;
         string? nick = null;
-        bool tls = false, insecure = false;
+        bool tls = false, insecure = false, noColor = false;
         options = null;
 
         for (int i = 0; i < args.Count; i++)
@@ -47,6 +52,12 @@ internal sealed record ClientOptions(string Host, int Port, string? Nick, bool S
                 options = new ClientOptions(host, port, nick, ShowHelp: true);
                 error = null;
                 return true;
+            }
+
+            if (name == "--no-color")
+            {
+                noColor = true;
+                continue;
             }
 
             if (name is "--tls" or "--insecure")
@@ -98,7 +109,7 @@ internal sealed record ClientOptions(string Host, int Port, string? Nick, bool S
             return false;
         }
 
-        options = new ClientOptions(host, port, nick, ShowHelp: false, !tls ? TlsMode.Off : insecure ? TlsMode.Insecure : TlsMode.Verify);
+        options = new ClientOptions(host, port, nick, ShowHelp: false, !tls ? TlsMode.Off : insecure ? TlsMode.Insecure : TlsMode.Verify, noColor);
         error = null;
         return true;
     }

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Text;
+using Spectre.Console;
 
 namespace KestrelChat.Client;
 
@@ -71,11 +72,19 @@ internal static class Program
                 await Console.Error.WriteLineAsync($"warning: --insecure: the server's certificate was not checked; its SHA-256 fingerprint is {connection.ServerCertificateFingerprint}").ConfigureAwait(false);
             }
 
-            Task<int> receive = connection.ReceiveAsync(Console.Out, Console.Error);
+            Task<int> receive;
+            if (Terminal(options) is { } terminal)
+            {
+                receive = new TerminalChat(terminal, connection).RunAsync();
+            }
+            else
+            {
+                receive = connection.ReceiveAsync(Console.Out, Console.Error);
 
-            // Console.In blocks a thread in ReadLine, so the send pump gets one of its own. It is never
-            // awaited: when the server closes, Main returns and the process exits even if stdin is still open.
-            _ = Task.Run(() => connection.SendInputAsync(Console.In));
+                // Console.In blocks a thread in ReadLine, so the send pump gets one of its own. It is never
+                // awaited: when the server closes, Main returns and the process exits even if stdin is still open.
+                _ = Task.Run(() => connection.SendInputAsync(Console.In));
+            }
 
             var ctrlC = Task.Delay(Timeout.Infinite, interrupted.Token);
             if (await Task.WhenAny(receive, ctrlC).ConfigureAwait(false) == receive)
@@ -89,6 +98,24 @@ internal static class Program
             await Task.WhenAny(receive, Task.Delay(QuitGrace)).ConfigureAwait(false);
             return 0;
         }
+    }
+
+    /// <summary>
+    /// The terminal view when a person is at a terminal (stdin and stdout both a TTY that takes ANSI
+    /// sequences); null for pipes, files and dumb terminals, which get the server's lines as they are.
+    /// </summary>
+    private static IAnsiConsole? Terminal(ClientOptions options)
+    {
+        if (Console.IsInputRedirected || Console.IsOutputRedirected)
+        {
+            return null;
+        }
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            ColorSystem = options.NoColor ? ColorSystemSupport.NoColors : ColorSystemSupport.Detect,
+            Out = new AnsiConsoleOutput(Console.Out),
+        });
+        return console.Profile.Capabilities is { Ansi: true, Interactive: true } ? console : null;
     }
 
     private static string Endpoint(ClientOptions options) =>

@@ -33,6 +33,8 @@ public sealed class ClientTests
         Assert.Contains("bob: hi Алиса", printed, StringComparison.Ordinal);
         Assert.Contains("* Server is shutting down. Bye!", printed, StringComparison.Ordinal);
         Assert.DoesNotContain("NICK", printed, StringComparison.Ordinal);
+        Assert.DoesNotContain('\u001b', printed); // a pipe gets the lines as they are: no colours, no timestamps
+        Assert.StartsWith("* Welcome, алиса!", printed, StringComparison.Ordinal);
     }
 
     [Fact]
