@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Makes the outputs in docs/observing.md from a real run, as the lesson does it: the server, alice on
+# `nc`, bob on the lesson's Python client, carol on our console client (in a real terminal: tmux),
+# then `ss`, `netstat`, GET /clients, the stop and the states it leaves, and the capture (capture.sh).
+#
+#   scripts/observing.sh           chat on 55555, admin on 8080 (as the doc's commands say); rewrites
+#                                  the generated blocks of docs/observing.md (between <!-- run: … --> marks)
+#   scripts/observing.sh --check   free ports, the doc untouched: checks the structure of what the run
+#                                  shows (who owns which socket, the states, the JSON fields), not its numbers (CI)
+#
+# Needs: nc (netcat-openbsd), python3, tmux, ss (iproute2), curl; netstat (net-tools) if installed; tshark for capture.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export LANG=C.UTF-8
+
+check=false
+[ "${1:-}" = "--check" ] && check=true
+for tool in nc python3 tmux ss curl; do
+  command -v "$tool" >/dev/null || { echo "observing.sh needs $tool" >&2; exit 2; }
+done
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+if $check; then chat=$(free_port); admin=$(free_port); else chat=55555; admin=8080; fi
+work=$(mktemp -d)
+tmux_socket="observing-$$"
+cleanup() {
+  tmux -L "$tmux_socket" kill-server 2>/dev/null || true
+  kill $(jobs -p) 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Waits (up to 30 s) until FILE contains TEXT: each client's output shows when its line has arrived.
+wait_for() {
+  local file=$1 text=$2
+  for _ in $(seq 300); do grep -qF -- "$text" "$file" 2>/dev/null && return 0; sleep 0.1; done
+  echo "observing.sh: '$text' never appeared in $file:" >&2; cat "$file" >&2; exit 1
+}
+
+dotnet build src/KestrelChat -v quiet -nologo >/dev/null
+dotnet build src/KestrelChat.Client -v quiet -nologo >/dev/null
+# As the doc says: `dotnet run` starts the apphost, so ss and netstat name the processes as people see them.
+run_server() { dotnet run --no-build --project src/KestrelChat -- --Chat:Port="$chat" --Admin:Url="http://127.0.0.1:$admin" "$@"; }
+
+run_server >"$work/server.log" 2>&1 &
+server=$!
+wait_for "$work/server.log" "KestrelChat started"
+
+# Each client in a terminal of its own (tmux), typed into key by key: the screens below are what
+# the three people see, their typing echoed by the terminal included.
+term() { tmux -L "$tmux_socket" "$@"; }
+screen() { term capture-pane -p -t "$1" | sed -e 's/[[:space:]]*$//' -e '/^Pane is dead/d' | awk 'NF {n=NR} {l[NR]=$0} END {for (i=1;i<=n;i++) print l[i]}'; }
+wait_screen() {  # waits (up to 30 s) until client $1's screen shows $2
+  for _ in $(seq 300); do screen "$1" | grep -qF -- "$2" && return 0; sleep 0.1; done
+  echo "observing.sh: $1's screen never showed '$2':" >&2; screen "$1" >&2; exit 1
+}
+type_line() { term send-keys -t "$1" -l "$2"; term send-keys -t "$1" Enter; }
+
+term new-session -d -s alice -x 96 -y 14 "nc 127.0.0.1 $chat"
+term set-option -g remain-on-exit on
+wait_screen alice "Please type a nickname"   # a person takes more than a second to start typing
+type_line alice alice
+wait_screen alice "* Welcome, alice!"
+
+term new-session -d -s bob -x 96 -y 14 "python3 docs/lesson-client.py 127.0.0.1 $chat"
+wait_screen bob "Choose your nickname:"
+type_line bob bob
+wait_screen alice "* bob joined the chat."
+
+term new-session -d -s carol -x 96 -y 14 "dotnet run --no-build --project src/KestrelChat.Client -- --port $chat --nick carol"
+wait_screen alice "* carol joined the chat."
+
+type_line alice "привет всем"
+wait_screen bob "alice: привет всем"
+type_line bob "hi alice"
+wait_screen alice "bob: hi alice"
+type_line carol "кто в чате"
+wait_screen carol "In the chat (3)"
+wait_screen carol "carol>"
+for who in alice bob carol; do screen "$who" >"$work/$who-chat.txt"; done
+
+filter="( dport = :$chat or sport = :$chat )"
+{ echo "\$ ss -tanp '( dport = :55555 or sport = :55555 )'"; ss -tanp "$filter" | sed -e 's/[[:space:]]*$//'; } >"$work/ss.txt"
+if command -v netstat >/dev/null; then
+  { echo "\$ netstat -tanp | grep 55555"; netstat -tanp 2>/dev/null | awk 'NR == 2' ; netstat -tanp 2>/dev/null | grep ":$chat\b" | sed -e 's/[[:space:]]*$//'; } >"$work/netstat.txt"
+fi
+{ echo "\$ curl -s http://127.0.0.1:8080/clients | python3 -m json.tool"; curl -s "http://127.0.0.1:$admin/clients" | python3 -m json.tool; } >"$work/clients.txt"
+
+{ echo "\$ curl -s -X POST http://127.0.0.1:8080/stop"; curl -s -X POST "http://127.0.0.1:$admin/stop"; echo; } >"$work/stop.txt"
+wait "$server" || true
+wait_screen alice "* Server is shutting down. Bye!"
+wait_screen bob "An error occured!"
+for _ in $(seq 100); do ss -tanH "$filter" | grep -q ESTAB || break; sleep 0.1; done
+{ echo "\$ ss -tan '( dport = :55555 or sport = :55555 )'"; ss -tan "$filter" | sed -e 's/[[:space:]]*$//'; } >"$work/closing.txt"
+for who in alice bob carol; do screen "$who" | tail -n 3 >"$work/$who-stop.txt"; done
+
+# The same short session on the plain port (nc) and through TLS (openssl s_client), each captured by tshark.
+if command -v tshark >/dev/null && command -v openssl >/dev/null; then
+  tls=$($check && free_port || echo 55556)
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=localhost" \
+    -keyout "$work/chat.key" -out "$work/chat.crt" 2>/dev/null
+  run_server --Chat:Tls:Port="$tls" --Chat:Tls:CertificatePath="$work/chat.crt" --Chat:Tls:KeyPath="$work/chat.key" >"$work/server-tls.log" 2>&1 &
+  server=$!
+  wait_for "$work/server-tls.log" "KestrelChat started"
+  tshark -i lo -f "tcp port $chat" -w "$work/plain.pcapng" -q 2>"$work/tshark-plain.log" &
+  plain_capture=$!
+  tshark -i lo -f "tcp port $tls" -w "$work/tls.pcapng" -q 2>"$work/tshark-tls.log" &
+  tls_capture=$!
+  wait_for "$work/tshark-plain.log" "Capturing on"
+  wait_for "$work/tshark-tls.log" "Capturing on"
+  session() {  # $1: output file; the rest: the client command. Types alice, the password line, /quit.
+    local out=$1; shift
+    mkfifo "$out.in"
+    "$@" <"$out.in" >"$out" 2>/dev/null &
+    local client=$!
+    exec 5>"$out.in"
+    wait_for "$out" "NICK"
+    echo alice >&5
+    wait_for "$out" "* Welcome, alice!"
+    printf 'my password is swordfish\n/quit\n' >&5
+    wait_for "$out" "* Bye!"
+    exec 5>&-
+    wait "$client" || true
+  }
+  session "$work/nc.out" nc 127.0.0.1 "$chat"
+  session "$work/s_client.out" openssl s_client -quiet -connect "127.0.0.1:$tls"
+  curl -s -X POST "http://127.0.0.1:$admin/stop" >/dev/null
+  wait "$server" || true
+  sleep 0.5   # let tshark write the last segments before it stops
+  kill -INT "$plain_capture" "$tls_capture"; wait "$plain_capture" "$tls_capture" || true
+  cmp -s "$work/nc.out" "$work/s_client.out" || { echo "nc and openssl s_client printed different things" >&2; diff "$work/nc.out" "$work/s_client.out" >&2; exit 1; }
+  { echo "\$ nc 127.0.0.1 55555            # and: openssl s_client -quiet -connect 127.0.0.1:55556"; cat "$work/nc.out"; } >"$work/tls-clients.txt"
+  { echo "\$ tshark -r plain.pcapng -q -z follow,tcp,ascii,0"; tshark -r "$work/plain.pcapng" -q -z follow,tcp,ascii,0 2>/dev/null | sed -n '/^Node 0/,/^====/p' | sed '$d'; } >"$work/follow-plain.txt"
+  { echo "\$ tshark -r tls.pcapng -q -z follow,tcp,ascii,0 | cut -c1-96"; tshark -r "$work/tls.pcapng" -q -z follow,tcp,ascii,0 2>/dev/null | sed -n '/^Node 0/,/^====/p' | sed '$d' | cut -c1-96 | head -n 24; echo "…"; } >"$work/follow-tls.txt"
+  { echo "\$ tshark -r tls.pcapng -Y tls -T fields -e frame.number -e tcp.srcport -e tcp.dstport -e tcp.len -e _ws.col.Info"
+    tshark -r "$work/tls.pcapng" -Y tls -T fields -E separator=' ' -e frame.number -e tcp.srcport -e tcp.dstport -e tcp.len -e _ws.col.Info 2>/dev/null; } >"$work/tls-records.txt"
+  swordfish_plain=$(tshark -r "$work/plain.pcapng" -Y 'frame contains "swordfish"' 2>/dev/null | wc -l)
+  swordfish_tls=$(tshark -r "$work/tls.pcapng" -Y 'frame contains "swordfish"' 2>/dev/null | wc -l)
+  { echo "\$ tshark -r plain.pcapng -Y 'frame contains \"swordfish\"' | wc -l"; echo "$swordfish_plain"
+    echo "\$ tshark -r tls.pcapng -Y 'frame contains \"swordfish\"' | wc -l"; echo "$swordfish_tls"; } >"$work/swordfish.txt"
+  sed -i -e "s/\b$tls\b/55556/g" "$work"/tls-*.txt "$work"/follow-*.txt
+  if ! $check; then  # capture.sh's own session, on the chat port the doc names (--check runs it separately in CI)
+    CHAT_PORT=$chat scripts/capture.sh >"$work/capture.txt" 2>&1
+    sed -i '1i $ scripts/capture.sh' "$work/capture.txt"
+  fi
+fi
+
+# The server's own hex dump (Chat:TraceBytes) of a client that pipes three lines at once into nc.
+run_server --Chat:TraceBytes=true >"$work/server-trace.log" 2>&1 &
+server=$!
+wait_for "$work/server-trace.log" "KestrelChat started"
+printf 'alice\nпривет\n/quit\n' | nc -N 127.0.0.1 "$chat" >/dev/null
+wait_for "$work/server-trace.log" "disconnected"
+curl -s -X POST "http://127.0.0.1:$admin/stop" >/dev/null
+wait "$server" || true
+{ echo "\$ printf 'alice\\nпривет\\n/quit\\n' | nc -N 127.0.0.1 55555     # server: dotnet run --project src/KestrelChat -- --Chat:TraceBytes=true"
+  awk '/KestrelChat.Wire: /{n++} n>=1 && n<=3' "$work/server-trace.log" | sed -e 's/[[:space:]]*$//'
+  echo "…"; } >"$work/trace.txt"
+
+# The doc shows the commands with 55555 and 8080; a --check run used other ports.
+for f in "$work"/*.txt; do sed -i -e "s/:$chat\b/:55555/g" -e "s/\b$chat\b/55555/g" "$f"; done
+
+[ -n "${KEEP_OUTPUT:-}" ] && mkdir -p "$KEEP_OUTPUT" && cp "$work"/*.txt "$KEEP_OUTPUT"/  # to look at one run's outputs
+
+if $check; then
+  fail() { echo "observing check failed: $*" >&2; for f in "$work"/*.txt; do echo "== $f"; cat "$f"; done >&2; exit 1; }
+  grep -Eq '^LISTEN .*:55555 .*users:\(\("KestrelChat"' "$work/ss.txt" || fail "ss shows no LISTEN socket owned by KestrelChat"
+  for owner in nc python3 KestrelChat.Cli; do
+    grep -Eq "^ESTAB .*127\.0\.0\.1:[0-9]+ +127\.0\.0\.1:55555 .*users:\(\(\"$owner\"" "$work/ss.txt" || fail "ss shows no client socket owned by $owner"
+  done
+  [ "$(grep -Ec '^ESTAB .*127\.0\.0\.1:55555 +127\.0\.0\.1:[0-9]+ .*users:\(\("KestrelChat"' "$work/ss.txt")" = 3 ] || fail "ss does not show 3 server-side sockets"
+  for field in '"nickname": "alice"' '"nickname": "bob"' '"nickname": "carol"' '"instance":' '"tls": false' '"bytesIn": 28' '"remoteEndPoint": "127.0.0.1:'; do
+    grep -qF "$field" "$work/clients.txt" || fail "GET /clients lacks $field"
+  done
+  grep -Eq '^FIN-WAIT-2 .*127\.0\.0\.1:55555 ' "$work/closing.txt" || fail "after the stop, no server socket waits in FIN-WAIT-2 (nc has not closed)"
+  grep -Eq '^CLOSE-WAIT .*127\.0\.0\.1:55555$' "$work/closing.txt" || fail "after the stop, nc's socket is not in CLOSE-WAIT"
+  grep -q "^[0-9][0-9]:[0-9][0-9] \* In the chat (3): " "$work/carol-chat.txt" || fail "carol's terminal does not show the answer to кто в чате"
+  grep -q "^carol>" "$work/carol-chat.txt" || fail "carol's terminal has no prompt"
+  grep -qx "bob: hi alice" "$work/alice-chat.txt" || fail "alice (nc) did not get bob's line as a line"
+  grep -qx "alice: привет всем" "$work/bob-chat.txt" || fail "bob (the lesson client) did not print alice's line as one message"
+  grep -qx "An error occured!" "$work/bob-stop.txt" || fail "the lesson client did not end on the server's reset"
+  grep -qx "\* Server is shutting down. Bye!" "$work/alice-stop.txt" || fail "nc did not show the shutdown line"
+  grep -q "KestrelChat.Wire: ReadAsync\[25\]" "$work/trace.txt" || fail "the hex dump does not show the three piped lines in one read"
+  if [ -f "$work/swordfish.txt" ]; then
+    [ "$swordfish_plain" -ge 1 ] && [ "$swordfish_tls" = 0 ] || fail "the password should be readable on 55555 only (plain: $swordfish_plain, TLS: $swordfish_tls packets)"
+    grep -q "Client Hello" "$work/tls-records.txt" && grep -q "Server Hello" "$work/tls-records.txt" || fail "tshark shows no TLS handshake"
+    grep -qx "NICK" "$work/tls-clients.txt" || fail "NICK is not a line of its own for nc and openssl s_client"
+  fi
+  echo "observing check: ss, /clients, the closing states and all three clients' screens look as docs/observing.md says"
+  exit 0
+fi
+
+# Replace each generated block: <!-- run: NAME --> ```…``` <!-- end -->
+python3 - "$work" docs/observing.md <<'PY'
+import pathlib, re, sys
+work, doc = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+text = doc.read_text()
+def block(m):
+    name = m.group(1)
+    f = work / f"{name}.txt"
+    if not f.exists():
+        return m.group(0)  # e.g. netstat without net-tools: keep the last run's
+    return f"<!-- run: {name} -->\n```\n{f.read_text().rstrip()}\n```\n<!-- end -->"
+text, count = re.subn(r"<!-- run: ([\w-]+) -->\n```\n.*?```\n<!-- end -->", block, text, flags=re.S)
+missing = [f.stem for f in work.glob("*.txt") if f"<!-- run: {f.stem} -->" not in text]
+print(f"{count} blocks; outputs without a block: {missing or 'none'}")
+doc.write_text(text)
+PY
+echo "docs/observing.md: regenerated from this run"
