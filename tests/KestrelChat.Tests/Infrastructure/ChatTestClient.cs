@@ -18,6 +18,7 @@ public sealed class ChatTestClient : IAsyncDisposable
     private readonly TcpClient _tcp;
     private readonly Stream _stream; // the socket's NetworkStream, or an SslStream over it
     private readonly List<byte> _pending = [];
+    private readonly List<byte> _received = []; // every byte, for transcripts
     private readonly byte[] _chunk = new byte[64 * 1024];
 
     private ChatTestClient(TcpClient tcp, Stream stream)
@@ -25,6 +26,9 @@ public sealed class ChatTestClient : IAsyncDisposable
         _tcp = tcp;
         _stream = stream;
     }
+
+    /// <summary>Everything received so far, read or not, exactly as it came (UTF-8).</summary>
+    public string Transcript => Encoding.UTF8.GetString([.. _received]);
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)_tcp.Client.LocalEndPoint!;
 
@@ -183,6 +187,7 @@ public sealed class ChatTestClient : IAsyncDisposable
             return false;
         }
         _pending.AddRange(_chunk.AsSpan(0, read));
+        _received.AddRange(_chunk.AsSpan(0, read));
         return true;
     }
 

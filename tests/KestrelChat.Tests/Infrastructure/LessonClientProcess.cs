@@ -6,7 +6,7 @@ using System.Threading.Channels;
 namespace KestrelChat.Tests.Infrastructure;
 
 /// <summary>
-/// The lesson's Python client as a real process: the test types into its stdin and reads what it
+/// A chat client as a real process — the lesson's Python client, or ours with pipes: the test types into its stdin and reads what it
 /// prints. `python3 -u` only turns off stdout buffering; the client's code runs unchanged.
 /// </summary>
 public sealed class LessonClientProcess : IAsyncDisposable
@@ -14,6 +14,7 @@ public sealed class LessonClientProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly Channel<string> _printed = Channel.CreateUnbounded<string>();
     private readonly StringBuilder _stderr = new();
+    private readonly List<string> _printedSoFar = [];
 
     private LessonClientProcess(Process process)
     {
@@ -26,6 +27,10 @@ public sealed class LessonClientProcess : IAsyncDisposable
             }
             else
             {
+                lock (_printedSoFar)
+                {
+                    _printedSoFar.Add(e.Data);
+                }
                 _printed.Writer.TryWrite(e.Data);
             }
         };
@@ -51,11 +56,44 @@ public sealed class LessonClientProcess : IAsyncDisposable
             StandardOutputEncoding = Encoding.UTF8,
         };
         info.Environment["PYTHONIOENCODING"] = "utf-8";
-        var client = new LessonClientProcess(Process.Start(info) ?? throw new InvalidOperationException("python3 did not start"));
-        client._process.BeginOutputReadLine();
-        client._process.BeginErrorReadLine();
+        var client = Launch(info);
         client.Type(nickname);
         return client;
+    }
+
+    /// <summary>Our console client (src/KestrelChat.Client) with pipes, as a script runs it: --nick names it.</summary>
+    public static LessonClientProcess StartConsoleClient(IPEndPoint server, string nickname)
+    {
+        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "KestrelChat.Client.dll"),
+            "--host", server.Address.ToString(), "--port", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--nick", nickname])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            StandardInputEncoding = new UTF8Encoding(false),
+            StandardOutputEncoding = Encoding.UTF8,
+        };
+        return Launch(info);
+    }
+
+    private static LessonClientProcess Launch(ProcessStartInfo info)
+    {
+        var client = new LessonClientProcess(Process.Start(info) ?? throw new InvalidOperationException($"{info.FileName} did not start"));
+        client._process.BeginOutputReadLine();
+        client._process.BeginErrorReadLine();
+        return client;
+    }
+
+    /// <summary>Every line printed so far, read or not.</summary>
+    public IReadOnlyList<string> PrintedSoFar
+    {
+        get
+        {
+            lock (_printedSoFar)
+            {
+                return [.. _printedSoFar];
+            }
+        }
     }
 
     public bool HasExited => _process.HasExited;
@@ -89,11 +127,12 @@ public sealed class LessonClientProcess : IAsyncDisposable
     }
 
     /// <summary>Skips printed lines until one matches.</summary>
-    public async Task<string> ReadPrintedUntilAsync(Func<string, bool> match)
+    public async Task<string> ReadPrintedUntilAsync(Func<string, bool> match, TimeSpan? timeout = null)
     {
+        var until = DateTime.UtcNow + (timeout ?? ChatTestClient.DefaultTimeout);
         while (true)
         {
-            var line = await ReadPrintedAsync();
+            var line = await ReadPrintedAsync(until - DateTime.UtcNow);
             if (match(line))
             {
                 return line;
