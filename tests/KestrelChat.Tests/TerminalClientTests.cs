@@ -11,11 +11,8 @@ public sealed partial class TerminalClientTests
     [Fact]
     public async Task The_line_being_typed_stays_whole_while_lines_arrive_and_your_own_lines_are_shown()
     {
-        await using var server = ChatServer.Start();
-        await using var bob = await server.JoinAsync("bob");
-        await using var terminal = StartClient(server, "alice");
-        await terminal.WaitForScreenAsync(screen => TmuxTerminal.LastRow(screen) == "alice>");
-        Assert.Equal("* alice joined the chat.", await bob.ReadLineAsync(TimeSpan.FromSeconds(30)));
+        await using var scene = await AliceInATerminalBesideBobAsync();
+        var (bob, terminal) = (scene.Bob, scene.Terminal);
 
         terminal.Type("half a li");
         await terminal.WaitForScreenAsync(screen => TmuxTerminal.LastRow(screen) == "alice> half a li");
@@ -46,11 +43,8 @@ public sealed partial class TerminalClientTests
     [Fact]
     public async Task Each_nickname_has_its_own_colour_on_every_line_the_same_as_any_other_client_computes()
     {
-        await using var server = ChatServer.Start();
-        await using var bob = await server.JoinAsync("bob");
-        await using var terminal = StartClient(server, "alice");
-        await terminal.WaitForScreenAsync(screen => TmuxTerminal.LastRow(screen) == "alice>");
-        await bob.ReadLineAsync(TimeSpan.FromSeconds(30));
+        await using var scene = await AliceInATerminalBesideBobAsync();
+        var (bob, terminal) = (scene.Bob, scene.Terminal);
 
         await bob.SendLineAsync("one");
         await bob.SendLineAsync("two");
@@ -65,11 +59,8 @@ public sealed partial class TerminalClientTests
     [Fact]
     public async Task No_color_draws_the_same_view_without_a_single_colour()
     {
-        await using var server = ChatServer.Start();
-        await using var bob = await server.JoinAsync("bob");
-        await using var terminal = StartClient(server, "alice", "--no-color");
-        await terminal.WaitForScreenAsync(screen => TmuxTerminal.LastRow(screen) == "alice>");
-        await bob.ReadLineAsync(TimeSpan.FromSeconds(30));
+        await using var scene = await AliceInATerminalBesideBobAsync("--no-color");
+        var (bob, terminal) = (scene.Bob, scene.Terminal);
 
         await bob.SendLineAsync("hello");
         var screen = await terminal.WaitForScreenAsync(s => s.Any(row => row.EndsWith("bob: hello", StringComparison.Ordinal)), escapes: true);
@@ -81,16 +72,43 @@ public sealed partial class TerminalClientTests
     [Fact]
     public async Task Ctrl_D_on_an_empty_line_leaves_and_the_client_exits_0()
     {
-        await using var server = ChatServer.Start();
-        await using var bob = await server.JoinAsync("bob");
-        await using var terminal = StartClient(server, "alice");
-        await terminal.WaitForScreenAsync(screen => TmuxTerminal.LastRow(screen) == "alice>");
-        await bob.ReadLineAsync(TimeSpan.FromSeconds(30));
+        await using var scene = await AliceInATerminalBesideBobAsync();
+        var (bob, terminal) = (scene.Bob, scene.Terminal);
 
         terminal.Press("C-d");
 
         Assert.Equal("* alice left the chat.", await bob.ReadLineAsync(TimeSpan.FromSeconds(30)));
         await terminal.WaitForScreenAsync(s => s.Contains("client exited 0"));
+    }
+
+    /// <summary>The server, bob on a socket, and alice on our client in a terminal, her prompt up and her join seen by bob.</summary>
+    private static async Task<Scene> AliceInATerminalBesideBobAsync(params string[] options)
+    {
+        var server = ChatServer.Start();
+        var bob = await server.JoinAsync("bob");
+        var terminal = StartClient(server, "alice", options);
+        var scene = new Scene(server, bob, terminal);
+        try
+        {
+            await terminal.WaitForScreenAsync(screen => TmuxTerminal.LastRow(screen) == "alice>");
+            Assert.Equal("* alice joined the chat.", await bob.ReadLineAsync(TimeSpan.FromSeconds(30)));
+            return scene;
+        }
+        catch
+        {
+            await scene.DisposeAsync();
+            throw;
+        }
+    }
+
+    private sealed record Scene(ChatServer Server, ChatTestClient Bob, TmuxTerminal Terminal) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Terminal.DisposeAsync();
+            await Bob.DisposeAsync();
+            await Server.DisposeAsync();
+        }
     }
 
     // The client as a person starts it, NO_COLOR not inherited from whoever runs the tests; its exit code shown after it.
