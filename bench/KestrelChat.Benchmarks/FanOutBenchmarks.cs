@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.IO.Pipelines;
 using BenchmarkDotNet.Attributes;
 using KestrelChat.Chat;
@@ -5,6 +6,7 @@ using KestrelChat.Cluster;
 using KestrelChat.Hosting;
 using KestrelChat.Protocol;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace KestrelChat.Benchmarks;
@@ -18,7 +20,7 @@ namespace KestrelChat.Benchmarks;
 public class FanOutBenchmarks
 {
     private readonly List<Task> _drains = [];
-    private ChatRoom _room = null!;
+    private ChatRegistry _registry = null!;
     private ChatSession _sender = null!;
 
     [Params(100, 1000)]
@@ -27,16 +29,18 @@ public class FanOutBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _room = new ChatRoom(new LocalBackplane(Options.Create(new RedisOptions())));
+        _registry = new ChatRegistry(new LocalBackplane(Options.Create(new RedisOptions())),
+            new ChatMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>()),
+            Options.Create(new ChatOptions()), Options.Create(new ChatLimitsOptions()));
         for (var i = 0; i < Members; i++)
         {
             var output = new Pipe(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0));
             var input = new Pipe();
             var connection = new DefaultConnectionContext($"c{i}", new DuplexPipe(input.Reader, output.Writer), new DuplexPipe(output.Reader, input.Writer));
             var session = new ChatSession(connection, isOperator: false, sendQueueBytes: 64 * 1024 * 1024, onOverflow: _ => { });
-            _room.Connect(session);
+            _registry.Connect(session);
             _drains.Add(DrainAsync(output.Reader));
-            _room.TryJoin(session, $"member{i}");
+            _registry.TryJoin(session, $"member{i}");
             _sender ??= session;
         }
     }
@@ -44,38 +48,38 @@ public class FanOutBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        _room.CloseAll(ServerLines.ShuttingDown, "shutdown");
-        _room.Dispose();
+        _registry.CloseAll(ServerLines.ShuttingDown, "shutdown");
+        _registry.Dispose();
     }
 
     /// <summary>Formatting the line once ("alice: text\n" as UTF-8).</summary>
     [Benchmark]
     public byte[] FormatLine() => ServerLines.Chat("member0", "hello everyone, this is a 64-byte chat line of plain ASCII text");
 
-    /// <summary>Format once + fan out to every other member + one flush each.</summary>
+    /// <summary>A read of one line: encoded once in the read's scope, fanned out to every other member, one flush each.</summary>
     [Benchmark]
-    public int Broadcast()
+    public void Broadcast()
     {
-        var recipients = _room.Broadcast(ServerLines.Chat("member0", "hello everyone, this is a 64-byte chat line of plain ASCII text"), _sender);
-        _sender.FlushFanOut();
-        return recipients;
+        var scope = FanOutScope.Rent(_sender);
+        var room = _registry.DefaultRoom;
+        room.Publish(new ChatMessage(room, "member0", MessageKind.Text, "hello everyone, this is a 64-byte chat line of plain ASCII text"), scope);
+        scope.Return();
     }
 
     /// <summary>
-    /// A read of 64 lines through the sender's <see cref="FanOutBatch"/>, as a single instance fans out
-    /// chat: each line encoded once into the batch, then one copy and one flush per recipient. Per line.
+    /// A read of 64 lines through the read's <see cref="FanOutScope"/>: each line encoded once into its
+    /// batch, then one copy and one flush per recipient. Per line.
     /// </summary>
     [Benchmark(OperationsPerInvoke = 64)]
-    public int BroadcastBatchOf64()
+    public void BroadcastBatchOf64()
     {
-        var batch = _sender.PendingLines ??= new FanOutBatch();
+        var scope = FanOutScope.Rent(_sender);
+        var room = _registry.DefaultRoom;
         for (var i = 0; i < 64; i++)
         {
-            batch.TryAdd("member0", "hello everyone, this is a 64-byte chat line of plain ASCII text");
+            room.Publish(new ChatMessage(room, "member0", MessageKind.Text, "hello everyone, this is a 64-byte chat line of plain ASCII text"), scope);
         }
-        var recipients = _room.BroadcastPending(_sender, batch);
-        _sender.FlushFanOut();
-        return recipients;
+        scope.Return();
     }
 
     /// <summary>Takes everything from <paramref name="reader"/> as it comes, as Kestrel's send loop would.</summary>

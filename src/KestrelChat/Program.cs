@@ -51,7 +51,7 @@ builder.Services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValida
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(4));
 
 builder.Services.AddChatBackplane();
-builder.Services.AddSingleton<ChatRoom>();
+builder.Services.AddSingleton<ChatRegistry>();
 builder.Services.AddSingleton(services => DescriptorBudget.Measure(
     services.GetRequiredService<IOptions<ChatLimitsOptions>>().Value.MaxConnections, services.GetRequiredService<IOptions<AdminOptions>>().Value.MaxConnections));
 builder.Services.AddSingleton<ConnectionLimits>();

@@ -96,10 +96,10 @@ public sealed class AbruptDisconnectTests(ITestOutputHelper output)
 
         await AssertListedAsync(server, "alice", "bob");
         var limits = server.Services.GetRequiredService<ConnectionLimits>();
-        var room = server.Services.GetRequiredService<ChatRoom>();
-        await WaitUntilAsync(() => limits.Open == 2 && room.Connections.Count == 2);
+        var registry = server.Services.GetRequiredService<ChatRegistry>();
+        await WaitUntilAsync(() => limits.Open == 2 && registry.Connections.Count == 2);
         Assert.Equal(1, limits.Addresses);
-        Assert.Equal(["alice", "bob"], room.Members.Select(m => m.Nickname));
+        Assert.Equal(["alice", "bob"], registry.DefaultRoom.Members.ToArray().Select(m => m.Nickname));
         await using var again = await server.JoinAsync("cycle0"); // every nickname is free again
     }
 

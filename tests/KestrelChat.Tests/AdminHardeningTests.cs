@@ -138,7 +138,7 @@ public sealed class AdminHardeningTests
             {
                 Assert.True(problem.RootElement.TryGetProperty("detail", out var detailProperty), $"{sent} → {answer}");
                 var detail = detailProperty.GetString();
-                Assert.Contains(expected == HttpStatusCode.UnsupportedMediaType ? "Content-Type: application/json" : """{"text": "…"}""",
+                Assert.Contains(expected == HttpStatusCode.UnsupportedMediaType ? "Content-Type: application/json" : """{"text": "…", "room": "…"}""",
                     detail, StringComparison.Ordinal);
             }
         }

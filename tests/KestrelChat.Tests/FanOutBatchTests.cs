@@ -14,6 +14,9 @@ namespace KestrelChat.Tests;
 public sealed class FanOutBatchTests
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
+    private static readonly Room Lobby = TestRegistry.Create().DefaultRoom;
+
+    private static ChatMessage Line(string text) => new(Lobby, "alice", MessageKind.Text, text);
 
     [Fact]
     public async Task A_batch_kept_by_a_slow_clients_backlog_is_never_overwritten_by_the_next_one()
@@ -27,10 +30,10 @@ public sealed class FanOutBatchTests
 
         foreach (var text in expected)
         {
-            if (!batch.TryAdd("alice", text))
+            if (!batch.TryAdd(Line(text)))
             {
                 queued += SendAndClear(batch, recipient) ? 1 : 0;
-                Assert.True(batch.TryAdd("alice", text));
+                Assert.True(batch.TryAdd(Line(text)));
             }
         }
         queued += SendAndClear(batch, recipient) ? 1 : 0;
@@ -46,13 +49,13 @@ public sealed class FanOutBatchTests
     public void A_client_that_keeps_up_costs_no_allocation_per_line()
     {
         var batch = new FanOutBatch();
-        batch.TryAdd("alice", "the first line makes the arena");
+        batch.TryAdd(Line("the first line makes the arena"));
         batch.Clear(referenced: false);
 
         var before = GC.GetAllocatedBytesForCurrentThread();
         for (var i = 0; i < 10_000; i++)
         {
-            Assert.True(batch.TryAdd("alice", "hello everyone, привет всем"));
+            Assert.True(batch.TryAdd(Line("hello everyone, привет всем")));
             batch.Clear(referenced: false); // every recipient copied it into its pipe
         }
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
@@ -65,12 +68,12 @@ public sealed class FanOutBatchTests
     {
         var batch = new FanOutBatch();
         var longText = new string('я', FanOutBatch.ArenaBytes); // 2 bytes a character in UTF-8
-        Assert.True(batch.TryAdd("alice", "short"));
+        Assert.True(batch.TryAdd(Line("short")));
 
-        Assert.False(batch.TryAdd("alice", longText), "a full batch must go out first");
+        Assert.False(batch.TryAdd(Line(longText)), "a full batch must go out first");
         Assert.Equal("alice: short\n", Encoding.UTF8.GetString(batch.Bytes.Span));
         batch.Clear(referenced: true);
-        Assert.True(batch.TryAdd("alice", longText));
+        Assert.True(batch.TryAdd(Line(longText)));
 
         Assert.Equal(1, batch.Lines);
         Assert.Equal($"alice: {longText}\n", Encoding.UTF8.GetString(batch.Bytes.Span));
@@ -83,9 +86,9 @@ public sealed class FanOutBatchTests
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1));
         var recipient = new ConnectionWriter(pipe.Writer, capacityBytes: 1024 * 1024) { Unframed = true };
         var batch = new FanOutBatch();
-        batch.TryAdd("alice", "one");
-        batch.TryAdd("alice", "два");
-        batch.TryAdd("alice", "three");
+        batch.TryAdd(Line("one"));
+        batch.TryAdd(Line("два"));
+        batch.TryAdd(Line("three"));
 
         SendAndClear(batch, recipient);
         recipient.Complete(null);

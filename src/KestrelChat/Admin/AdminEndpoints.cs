@@ -1,6 +1,7 @@
 using KestrelChat.Chat;
 using KestrelChat.Cluster;
 using KestrelChat.Hosting;
+using KestrelChat.Protocol;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace KestrelChat.Admin;
@@ -12,7 +13,7 @@ internal static class AdminEndpoints
     {
         var api = app.MapGroup("").RequireAuthorization().WithTags("Chat");
 
-        api.MapGet("/clients", async Task<Results<Ok<ClientInfo[]>, ValidationProblem>> (ChatRoom room, IChatBackplane backplane, string? scope) =>
+        api.MapGet("/clients", async Task<Results<Ok<ClientInfo[]>, ValidationProblem>> (ChatRegistry registry, IChatBackplane backplane, string? scope) =>
             {
                 var localOnly = string.Equals(scope, "local", StringComparison.OrdinalIgnoreCase);
                 if (!localOnly && scope is not null && !string.Equals(scope, "cluster", StringComparison.OrdinalIgnoreCase))
@@ -22,7 +23,7 @@ internal static class AdminEndpoints
                         ["scope"] = ["scope is 'cluster' (the default: every instance) or 'local' (this instance only)."],
                     });
                 }
-                var local = room.Connections.Select(s => ClientInfo.From(s, room.InstanceName));
+                var local = registry.Connections.Select(s => ClientInfo.From(s, registry.InstanceName));
                 var remote = localOnly ? [] : await backplane.GetRemoteClientsAsync();
                 return TypedResults.Ok(local.Concat(remote).OrderBy(c => c.ConnectedAt).ToArray());
             })
@@ -31,6 +32,30 @@ internal static class AdminEndpoints
             .WithDescription("Every open chat connection, named or not, with the same endpoints `ss` shows and the instance it is on. " +
                 "In a cluster (Chat:Redis) the other instances' clients are included as they last reported them (every few seconds); " +
                 "`?scope=local` lists this instance only.");
+
+        api.MapGet("/rooms", async (ChatRegistry registry, IChatBackplane backplane) =>
+            {
+                var rooms = registry.Rooms.Select(r => new RoomInfo(r.Name, r.Topic, r.Members.ToArray().Select(m => m.Nickname!).ToList())).ToList();
+                if (backplane.IsClustered)
+                {
+                    // Rooms are cluster-wide: the other instances' members, as they last reported them.
+                    foreach (var client in (await backplane.GetRemoteClientsAsync()).Where(c => c.Nickname is not null && c.Room is not null))
+                    {
+                        var at = rooms.FindIndex(r => RoomNames.Key(r.Name) == RoomNames.Key(client.Room!));
+                        if (at < 0)
+                        {
+                            rooms.Add(new RoomInfo(client.Room!, null, []));
+                            at = rooms.Count - 1;
+                        }
+                        rooms[at].Members.Add(client.Nickname!);
+                    }
+                }
+                return TypedResults.Ok(rooms.ToArray());
+            })
+            .WithName("GetRooms")
+            .WithSummary("Chat rooms")
+            .WithDescription("Every room with its topic and members' nicknames, the default room first. " +
+                "In a cluster a room is one across instances; the other instances' members are included as they last reported them.");
 
         api.MapPost("/stop", (HttpContext context, ChatShutdown shutdown) =>
             {
@@ -51,6 +76,12 @@ internal static class AdminEndpoints
         return app;
     }
 }
+
+/// <summary>One room as GET /rooms shows it.</summary>
+/// <param name="Name">"#lobby", "#dev"…</param>
+/// <param name="Topic">Null when it has none.</param>
+/// <param name="Members">The members' nicknames, on every instance.</param>
+public sealed record RoomInfo(string Name, string? Topic, List<string> Members);
 
 /// <summary>The body of POST /stop's 202.</summary>
 /// <param name="Message">What happens next.</param>

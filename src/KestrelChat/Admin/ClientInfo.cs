@@ -15,6 +15,7 @@ namespace KestrelChat.Admin;
 /// <param name="IsOperator">Whether the client may stop the server.</param>
 /// <param name="Instance">The KestrelChat instance the client is connected to (Chat:Redis:InstanceName).</param>
 /// <param name="Tls">Whether the client came through the TLS listener (Chat:Tls:Port).</param>
+/// <param name="Room">The room the client is in ("#lobby"…); null while it has no nickname.</param>
 public sealed record ClientInfo(
     string Id,
     string? Nickname,
@@ -27,7 +28,8 @@ public sealed record ClientInfo(
     long MessagesOut,
     bool IsOperator,
     string Instance,
-    bool Tls)
+    bool Tls,
+    string? Room = null)
 {
     internal static ClientInfo From(ChatSession session, string instance) => new(
         session.Id,
@@ -41,5 +43,6 @@ public sealed record ClientInfo(
         session.MessagesOut,
         session.IsOperator,
         instance,
-        session.IsTls);
+        session.IsTls,
+        session.Room?.Name);
 }

@@ -39,7 +39,7 @@ internal static partial class OperatorEndpoints
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult, ValidationProblem>> Kick(
-        string id, string? reason, HttpContext context, ChatRoom room, IChatBackplane backplane, ILoggerFactory loggers)
+        string id, string? reason, HttpContext context, ChatRegistry registry, IChatBackplane backplane, ILoggerFactory loggers)
     {
         if (reason is not null)
         {
@@ -54,8 +54,8 @@ internal static partial class OperatorEndpoints
         // A connection that is already closing has had its last line; it is on its way out of the list.
         // An id first; else a nickname (a connection id never is one: ids are upper-case letters and digits, 13 of them,
         // and a nickname that happens to look like one still names the same single client).
-        var session = room.Connections.FirstOrDefault(s => s.Id == id && !s.IsClosing)
-            ?? (room.FindByNickname(id) is { IsClosing: false } named ? named : null);
+        var session = registry.Connections.FirstOrDefault(s => s.Id == id && !s.IsClosing)
+            ?? (registry.FindByNickname(id) is { IsClosing: false } named ? named : null);
         if (session is not null)
         {
             session.Close(ServerLines.Kicked(reason), "kicked");
@@ -67,7 +67,7 @@ internal static partial class OperatorEndpoints
         if ((remoteClients.FirstOrDefault(c => c.Id == id)
             ?? remoteClients.FirstOrDefault(c => c.Nickname is { } n && NicknameRules.Comparer.Equals(n, id))) is { } remote)
         {
-            backplane.Publish(new ClusterMessage(ClusterMessageKind.Kick, room.InstanceName, remote.Id, ServerLines.Kicked(reason)), remote.Instance);
+            backplane.Publish(new ClusterMessage(ClusterMessageKind.Kick, registry.InstanceName, remote.Id, ServerLines.Kicked(reason)), remote.Instance);
             LogKicked(Logger(loggers), remote.Id, remote.Nickname, reason, Caller(context));
             return TypedResults.NoContent();
         }
@@ -76,7 +76,7 @@ internal static partial class OperatorEndpoints
     }
 
     private static async Task<Results<Ok<BroadcastSent>, ValidationProblem>> Broadcast(
-        BroadcastRequest request, HttpContext context, ChatRoom room, IChatBackplane backplane, IOptions<ChatLimitsOptions> limits, ILoggerFactory loggers)
+        BroadcastRequest request, HttpContext context, ChatRegistry registry, IChatBackplane backplane, IOptions<ChatLimitsOptions> limits, ILoggerFactory loggers)
     {
         var text = request.Text?.Trim() ?? string.Empty;
         var maxBytes = limits.Value.MaxLineBytes;
@@ -87,13 +87,40 @@ internal static partial class OperatorEndpoints
             return Invalid("text", problem);
         }
         var line = ServerLines.Announcement(text); // encoded once, the same bytes for everyone, on every instance
-        var recipients = room.Announce(line);
-        if (backplane.IsClustered)
+        int recipients;
+        if (request.Room is { } roomName)
         {
-            recipients += (await backplane.GetRemoteClientsAsync()).Count; // as the other instances last reported
+            if (!RoomNames.TryValidate(roomName, out var name))
+            {
+                return Invalid("room", $"A room name is '#' and 1–{RoomNames.MaxLength} letters, digits, '-' or '_', like #dev.");
+            }
+            var room = registry.FindRoom(name);
+            var remote = backplane.IsClustered
+                ? (await backplane.GetRemoteClientsAsync()).Count(c => c.Nickname is not null && c.Room is { } r && RoomNames.Key(r) == RoomNames.Key(name))
+                : 0;
+            if (room is null && remote == 0)
+            {
+                return Invalid("room", $"There is no room {name} (see GET /rooms).");
+            }
+            recipients = remote + (room?.Notify(line) ?? PublishToRemoteRoom(backplane, registry, name, line));
+        }
+        else
+        {
+            recipients = registry.Announce(line);
+            if (backplane.IsClustered)
+            {
+                recipients += (await backplane.GetRemoteClientsAsync()).Count; // as the other instances last reported
+            }
         }
         LogAnnounced(Logger(loggers), Caller(context), recipients, text);
         return TypedResults.Ok(new BroadcastSent(recipients));
+    }
+
+    // A room with members on other instances only: the line goes to them through the backplane.
+    private static int PublishToRemoteRoom(IChatBackplane backplane, ChatRegistry registry, string room, byte[] line)
+    {
+        backplane.Publish(new ClusterMessage(ClusterMessageKind.ToMembers, registry.InstanceName, null, line, room));
+        return 0;
     }
 
     /// <summary>
@@ -127,7 +154,8 @@ internal static partial class OperatorEndpoints
 
 /// <summary>The body of POST /broadcast.</summary>
 /// <param name="Text">The announcement: one line, not empty, no control characters, at most Chat:Limits:MaxLineBytes UTF-8 bytes.</param>
-public sealed record BroadcastRequest(string? Text);
+/// <param name="Room">Only to this room's members ("#dev"), on every instance; without it, to every connection.</param>
+public sealed record BroadcastRequest(string? Text, string? Room = null);
 
 /// <summary>The body of POST /broadcast's 200.</summary>
 /// <param name="Recipients">How many open connections the announcement was queued for.</param>

@@ -10,26 +10,28 @@ namespace KestrelChat.Chat;
 
 /// <summary>
 /// What a decoded line means. The first line of a session is its nickname; after that a line is
-/// a command (/who, кто в чате, /msg, /nick, /oper, /stop, стоп, /help, /quit) or text for everyone.
-/// Replies to commands go to the asker only.
+/// a command (/who, кто в чате, /msg, /me, /nick, /join, /part, /rooms, /topic, /oper, /stop, стоп,
+/// /help, /quit) or text for the client's room. Replies to commands go to the asker only.
+/// Everything said in a room goes through <see cref="Room.Publish"/> in the read's <see cref="FanOutScope"/>.
 /// </summary>
 internal sealed partial class ChatCommands(
-    ChatRoom room,
+    ChatRegistry registry,
     ChatShutdown shutdown,
-    ChatMetrics metrics,
     IChatBackplane backplane,
     OperatorAttempts operatorAttempts,
     IOptions<ChatOptions> options,
+    IOptions<ChatLimitsOptions> limits,
     ILogger<ChatCommands> logger)
 {
     private readonly ChatOptions _options = options.Value;
+    private readonly ChatLimitsOptions _limits = limits.Value;
 
     /// <summary>Runs one line. Completes synchronously except when another instance must be asked (nicknames, /msg, кто в чате in a cluster).</summary>
-    public ValueTask ExecuteAsync(ChatSession session, string line)
+    public ValueTask ExecuteAsync(ChatSession session, string line, FanOutScope scope)
     {
         if (session.Nickname is null)
         {
-            return ChooseNicknameAsync(session, line);
+            return ChooseNicknameAsync(session, line, scope);
         }
         if (session.OwnPrefix is { } prefix && OwnPrefixLength(line, prefix) is var length and > 0)
         {
@@ -45,14 +47,14 @@ internal sealed partial class ChatCommands(
         var stop = !who && IsStop(text);
         if (!who && !stop && text[0] != '/')
         {
-            Say(session, line);
+            Say(session, MessageKind.Text, line, scope);
             return ValueTask.CompletedTask;
         }
 
-        SendPending(session); // what the client said before a command reaches the others before the command acts
+        scope.SendPending(); // what the client said before a command reaches the others before the command acts
         if (who)
         {
-            return WhoAsync(session);
+            return WhoAsync(session, roomName: null);
         }
         if (stop)
         {
@@ -65,8 +67,24 @@ internal sealed partial class ChatCommands(
         var argument = space < 0 ? string.Empty : text[(space + 1)..].Trim();
         switch (command.ToLowerInvariant())
         {
+            case "/who":
+                return WhoAsync(session, argument);
             case "/msg":
                 return PrivateMessageAsync(session, argument);
+            case "/me":
+                Act(session, argument, scope);
+                break;
+            case "/join":
+                Join(session, argument);
+                break;
+            case "/part":
+                Join(session, registry.DefaultRoom.Name);
+                break;
+            case "/rooms":
+                return RoomsAsync(session);
+            case "/topic":
+                Topic(session, argument);
+                break;
             case "/nick":
                 return RenameAsync(session, argument);
             case "/oper":
@@ -117,7 +135,7 @@ internal sealed partial class ChatCommands(
         return i < line.Length && line[i] == ' ' ? i + 1 : i;
     }
 
-    private async ValueTask ChooseNicknameAsync(ChatSession session, string line)
+    private async ValueTask ChooseNicknameAsync(ChatSession session, string line, FanOutScope scope)
     {
         var problem = NicknameRules.Validate(line, out var nickname);
         string? firstMessage = null;
@@ -138,7 +156,7 @@ internal sealed partial class ChatCommands(
             RefuseNickname(session, ServerLines.NicknameTaken(nickname));
             return;
         }
-        if (!room.TryJoin(session, nickname))
+        if (!registry.TryJoin(session, nickname))
         {
             backplane.ReleaseNickname(session, nickname);
             RefuseNickname(session, ServerLines.NicknameTaken(nickname));
@@ -151,7 +169,7 @@ internal sealed partial class ChatCommands(
         LogJoined(session.Id, nickname, session.RemoteEndPoint?.ToString(), session.IsOperator);
         if (!string.IsNullOrWhiteSpace(firstMessage))
         {
-            await ExecuteAsync(session, firstMessage).ConfigureAwait(false);
+            await ExecuteAsync(session, firstMessage, scope).ConfigureAwait(false);
         }
     }
 
@@ -179,64 +197,145 @@ internal sealed partial class ChatCommands(
         session.Send(ServerLines.NicknameRetry);
     }
 
-    private void Say(ChatSession session, string text)
+    private void Say(ChatSession session, MessageKind kind, string text, FanOutScope scope)
     {
         if (_options.LogMessageText)
         {
             LogMessageText(session.Nickname!, text);
         }
-        if (backplane.IsClustered)
+        var room = session.Room!;
+        room.Publish(new ChatMessage(room, session.Nickname!, kind, text), scope);
+    }
+
+    private void Act(ChatSession session, string action, FanOutScope scope)
+    {
+        if (action.Length == 0)
         {
-            metrics.Broadcast(room.Broadcast(ServerLines.Chat(session.Nickname!, text), sender: session));
+            session.Send(ServerLines.MeUsage);
             return;
         }
-        // A single instance gathers the lines of one read and fans them out together (FanOutBatch).
-        var pending = session.PendingLines ??= new FanOutBatch();
-        if (!pending.TryAdd(session.Nickname!, text))
+        if (ServerLines.ActionReadsLikeNotice(session.Nickname!, action))
         {
-            SendPending(session);
-            pending.TryAdd(session.Nickname!, text); // always fits an empty batch (a long line gets its own arena)
+            session.Send(ServerLines.ActionLooksLikeNotice);
+            return;
+        }
+        Say(session, MessageKind.Action, action, scope);
+    }
+
+    private void Join(ChatSession session, string argument)
+    {
+        if (argument.Length == 0)
+        {
+            session.Send(ServerLines.JoinUsage);
+            return;
+        }
+        if (!RoomNames.TryValidate(argument, out var name))
+        {
+            session.Send(ServerLines.RoomNameInvalid);
+            return;
+        }
+        switch (registry.TryMove(session, name))
+        {
+            case MoveResult.AlreadyThere:
+                session.Send(ServerLines.AlreadyIn(session.Room!.Name));
+                break;
+            case MoveResult.TooManyRooms:
+                session.Send(ServerLines.TooManyRooms(name, _limits.MaxRooms));
+                break;
+            default:
+                LogMoved(session.Id, session.Nickname!, session.Room!.Name);
+                break;
         }
     }
 
-    /// <summary>Fans out the chat lines the client's current read has gathered so far.</summary>
-    public void SendPending(ChatSession session)
+    private void Topic(ChatSession session, string topic)
     {
-        if (session.PendingLines is { IsEmpty: false } pending)
+        var room = session.Room!;
+        if (topic.Length == 0)
         {
-            var lines = pending.Lines;
-            metrics.Broadcast(room.BroadcastPending(session, pending), lines);
+            session.Send(ServerLines.Topic(room.Name, room.Topic));
+            return;
         }
+        if (room.IsDefault && !session.IsOperator)
+        {
+            session.Send(ServerLines.TopicOperatorsOnly(room.Name));
+            return;
+        }
+        registry.SetTopic(session, topic);
     }
 
-    /// <summary>The end of one read: its chat lines go out, and each recipient is flushed once.</summary>
-    public void EndOfRead(ChatSession session)
+    private async ValueTask RoomsAsync(ChatSession session)
     {
-        SendPending(session);
-        session.FlushFanOut();
+        var rooms = registry.Rooms.Select(r => (r.Name, Members: r.MemberCount, r.Topic)).ToList();
+        if (backplane.IsClustered)
+        {
+            // Rooms are cluster-wide: the members of the other instances count too, as of their last heartbeat.
+            var remote = await backplane.GetRemoteClientsAsync().ConfigureAwait(false);
+            foreach (var group in remote.Where(c => c.Nickname is not null && c.Room is not null).GroupBy(c => RoomNames.Key(c.Room!)))
+            {
+                var at = rooms.FindIndex(r => RoomNames.Key(r.Name) == group.Key);
+                if (at >= 0)
+                {
+                    rooms[at] = rooms[at] with { Members = rooms[at].Members + group.Count() };
+                }
+                else
+                {
+                    rooms.Add((group.First().Room!, group.Count(), null));
+                }
+            }
+        }
+        session.Send(ServerLines.Rooms(rooms));
     }
 
-    private async ValueTask WhoAsync(ChatSession session)
+    /// <summary>Who is in the client's room, or in <paramref name="roomName"/>; the default room answers as before rooms existed.</summary>
+    private async ValueTask WhoAsync(ChatSession session, string? roomName)
     {
-        var members = room.Members;
+        Room? room;
+        string name;
+        if (string.IsNullOrEmpty(roomName))
+        {
+            room = session.Room!;
+            name = room.Name;
+        }
+        else if (!RoomNames.TryValidate(roomName, out name))
+        {
+            session.Send(ServerLines.RoomNameInvalid);
+            return;
+        }
+        else
+        {
+            room = registry.FindRoom(name);
+            name = room?.Name ?? name;
+        }
+        var members = room?.Members.ToArray() ?? [];
+        string[] nicknames;
         if (!backplane.IsClustered)
         {
-            var nicknames = new string[members.Count];
+            nicknames = new string[members.Length];
             for (var i = 0; i < nicknames.Length; i++)
             {
                 nicknames[i] = members[i].Nickname!;
             }
-            session.Send(ServerLines.Who(nicknames));
+        }
+        else
+        {
+            // The whole cluster, everyone in the order they connected; other instances as of their last heartbeat.
+            var key = RoomNames.Key(name);
+            var remote = await backplane.GetRemoteClientsAsync().ConfigureAwait(false);
+            nicknames = members.Select(m => (m.Nickname!, m.ConnectedAt))
+                .Concat(remote.Where(c => c.Nickname is not null && RoomNames.Key(c.Room ?? registry.DefaultRoom.Name) == key)
+                    .Select(c => (c.Nickname!, c.ConnectedAt)))
+                .OrderBy(m => m.ConnectedAt)
+                .Select(m => m.Item1)
+                .ToArray();
+        }
+        if (room is null && nicknames.Length == 0)
+        {
+            session.Send(ServerLines.NoSuchRoom(name));
             return;
         }
-        // The whole cluster, everyone in the order they connected; other instances as of their last heartbeat.
-        var remote = await backplane.GetRemoteClientsAsync().ConfigureAwait(false);
-        var everyone = members.Select(m => (m.Nickname!, m.ConnectedAt))
-            .Concat(remote.Where(c => c.Nickname is not null).Select(c => (c.Nickname!, c.ConnectedAt)))
-            .OrderBy(m => m.ConnectedAt)
-            .Select(m => m.Item1)
-            .ToArray();
-        session.Send(ServerLines.Who(everyone));
+        var asked = string.IsNullOrEmpty(roomName);
+        session.Send(asked && room!.IsDefault ? ServerLines.Who(nicknames) : ServerLines.WhoIn(name, nicknames));
     }
 
     private async ValueTask PrivateMessageAsync(ChatSession session, string argument)
@@ -250,14 +349,14 @@ internal sealed partial class ChatCommands(
         var target = argument[..space];
         var text = argument[(space + 1)..].Trim();
         var line = ServerLines.Private(session.Nickname!, text);
-        if (room.FindByNickname(target) is { } recipient)
+        if (registry.FindByNickname(target) is { } recipient)
         {
             recipient.Send(line);
             return;
         }
         if (await backplane.FindNicknameAsync(target).ConfigureAwait(false) is { } owner)
         {
-            backplane.Publish(new ClusterMessage(ClusterMessageKind.ToConnection, room.InstanceName, owner.ConnectionId, line), owner.Instance);
+            backplane.Publish(new ClusterMessage(ClusterMessageKind.ToConnection, registry.InstanceName, owner.ConnectionId, line), owner.Instance);
             return;
         }
         session.Send(ServerLines.NoSuchNickname(target));
@@ -282,7 +381,7 @@ internal sealed partial class ChatCommands(
             session.Send(ServerLines.NicknameTaken(nickname));
             return;
         }
-        if (!room.TryRename(session, nickname, out var oldNickname))
+        if (!registry.TryRename(session, nickname, out var oldNickname))
         {
             if (changesName)
             {
@@ -352,6 +451,9 @@ internal sealed partial class ChatCommands(
 
     [LoggerMessage(LogLevel.Information, "Client {ConnectionId} renamed {OldNickname} → {Nickname}")]
     private partial void LogRenamed(string connectionId, string oldNickname, string nickname);
+
+    [LoggerMessage(LogLevel.Information, "Client {ConnectionId} ({Nickname}) moved to {Room}")]
+    private partial void LogMoved(string connectionId, string nickname, string room);
 
     [LoggerMessage(LogLevel.Information, "{Nickname}: {Text}")]
     private partial void LogMessageText(string nickname, string text);

@@ -17,7 +17,7 @@ namespace KestrelChat.Chat;
 /// and clean up however the connection ends (quit, EOF, reset, stop).
 /// </summary>
 internal sealed partial class ChatConnectionHandler(
-    ChatRoom room,
+    ChatRegistry registry,
     ChatCommands commands,
     ChatShutdown shutdown,
     IOptions<ChatOptions> options,
@@ -44,7 +44,7 @@ internal sealed partial class ChatConnectionHandler(
         {
             LogConnected(session.Id, session.RemoteEndPoint, session.LocalEndPoint);
         }
-        room.Connect(session);
+        registry.Connect(session);
 
         // Kestrel asks open connections to close when it stops; a stop that began before this
         // connection registered is caught by IsStopping.
@@ -75,7 +75,7 @@ internal sealed partial class ChatConnectionHandler(
             // The address's slot is free once the client has left the chat, before its leave notice goes
             // out: whoever sees "left" may reconnect at once, even while the last bytes are still flushing.
             slot?.Release();
-            room.Disconnect(session);
+            registry.Disconnect(session);
         }
 
         var writer = session.FinishOutputAsync();
@@ -140,6 +140,7 @@ internal sealed partial class ChatConnectionHandler(
             }
 
             var floodDelay = TimeSpan.Zero;
+            var scope = FanOutScope.Rent(session); // this read's fan-out; nothing of it is kept between reads
             try
             {
                 while (true)
@@ -180,10 +181,10 @@ internal sealed partial class ChatConnectionHandler(
                         default:
                             // Completes synchronously (no allocation, no hop) unless another instance was asked;
                             // then what this read fanned out so far goes out before the wait.
-                            var command = commands.ExecuteAsync(session, text);
+                            var command = commands.ExecuteAsync(session, text, scope);
                             if (!command.IsCompletedSuccessfully)
                             {
-                                session.FlushFanOut();
+                                scope.FlushAll();
                             }
                             await command.ConfigureAwait(false);
                             break;
@@ -197,7 +198,7 @@ internal sealed partial class ChatConnectionHandler(
             }
             finally
             {
-                commands.EndOfRead(session); // this read's chat lines to everyone: one copy and one flush per recipient
+                scope.Return(); // this read's messages to their rooms: one copy and one flush per recipient
             }
 
             if (floodDelay > TimeSpan.Zero)

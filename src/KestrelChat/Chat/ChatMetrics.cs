@@ -22,7 +22,7 @@ internal sealed class ChatMetrics
     private readonly HashSet<ChatSession> _live = [];
     private readonly Totals _closedTotals = new();
 
-    public ChatMetrics(IMeterFactory meterFactory, ChatRoom room)
+    public ChatMetrics(IMeterFactory meterFactory)
     {
         Meter = meterFactory.Create(MeterName);
         _opened = Meter.CreateCounter<long>("kestrelchat.connections.opened", "{connection}", "Chat connections accepted.");
@@ -36,10 +36,6 @@ internal sealed class ChatMetrics
             "Clients one chat line was queued for (fan-out per broadcast).",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [0, 1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10000] });
 
-        Meter.CreateObservableUpDownCounter("kestrelchat.clients.connected", () => room.Connections.Count, "{client}",
-            "Open chat connections, named or not.");
-        Meter.CreateObservableUpDownCounter("kestrelchat.clients.named", () => room.MemberCount, "{client}",
-            "Clients in the chat (with a nickname).");
         Meter.CreateObservableUpDownCounter("kestrelchat.sendqueue.bytes", () => Total(_ => 0, s => s.QueuedBytes), "By",
             "Bytes queued for clients and not yet handed to their sockets.");
         Meter.CreateObservableCounter("kestrelchat.bytes.in", () => Total(t => t.BytesIn, s => s.BytesIn), "By",
@@ -53,6 +49,15 @@ internal sealed class ChatMetrics
     }
 
     public Meter Meter { get; }
+
+    /// <summary>The registry's counts, read when a collector asks (the registry owns the connections and nicknames).</summary>
+    public void ObserveClients(Func<int> connected, Func<int> named)
+    {
+        Meter.CreateObservableUpDownCounter("kestrelchat.clients.connected", connected, "{client}",
+            "Open chat connections, named or not.");
+        Meter.CreateObservableUpDownCounter("kestrelchat.clients.named", named, "{client}",
+            "Clients in the chat (with a nickname).");
+    }
 
     public void Opened(ChatSession session)
     {

@@ -17,11 +17,11 @@ internal sealed class ChatSession
     private readonly Action<ChatSession> _onOverflow;
     private TaskCompletionSource? _closed; // only for a flood delay that waits: most sessions never need it
     private string? _nickname;
+    private Room? _room;
     private int _closing;
     private volatile bool _nickLineOpen;
     private readonly Lock _nickLine = new();
     private long _bytesIn, _messagesIn;
-    private List<ConnectionWriter>? _fanOutFlushes; // recipients of this client's lines with a flush pending
 
     public ChatSession(ConnectionContext connection, bool isOperator, long sendQueueBytes, Action<ChatSession> onOverflow)
     {
@@ -47,6 +47,13 @@ internal sealed class ChatSession
     public IPEndPoint? LocalEndPoint { get; }
 
     public DateTimeOffset ConnectedAt { get; } = DateTimeOffset.UtcNow;
+
+    /// <summary>The room this client is in; null until it has a nickname. Changed only under the registry's membership lock.</summary>
+    public Room? Room
+    {
+        get => Volatile.Read(ref _room);
+        set => Volatile.Write(ref _room, value);
+    }
 
     /// <summary>True on the Chat:Tls listener: the client speaks through TLS, the chat itself is the same.</summary>
     public bool IsTls { get; }
@@ -125,30 +132,17 @@ internal sealed class ChatSession
     /// <summary>Writes a line to this client. Never blocks; a client whose backlog overflows is disconnected.</summary>
     public void Send(byte[] line) => Send(line, 1, deferFlushTo: null);
 
+    /// <summary>Writes <paramref name="lines"/> whole lines (a batch from another instance) to this client.</summary>
+    public void Send(byte[] bytes, int lines) => Send(bytes, lines, deferFlushTo: null);
+
     /// <summary>
-    /// One recipient of <paramref name="sender"/>'s <paramref name="lines"/> chat lines (one, or a batch):
-    /// written now, flushed when the sender's read loop has handled its whole read (<see cref="FlushFanOut"/>),
-    /// so a burst costs one flush per recipient. True when this client's backlog keeps a reference to
+    /// One recipient of a batch of <paramref name="lines"/> lines fanned out in <paramref name="scope"/>:
+    /// written now, flushed when the sender's read is done (<see cref="FanOutScope.Complete"/>), so a
+    /// burst costs one flush per recipient. True when this client's backlog keeps a reference to
     /// <paramref name="bytes"/> (it is behind), so the sender must not reuse them.
     /// </summary>
-    public bool Send(ReadOnlyMemory<byte> bytes, int lines, ChatSession sender) =>
-        Send(bytes, lines, sender._fanOutFlushes ??= []) == WriteResult.Queued;
-
-    /// <summary>This client's chat lines of the current read, not yet fanned out (created when it first speaks). Read loop only.</summary>
-    public FanOutBatch? PendingLines { get; set; }
-
-    /// <summary>Flushes every recipient this client's lines were written to since the last call. Read loop only.</summary>
-    public void FlushFanOut()
-    {
-        if (_fanOutFlushes is { Count: > 0 } recipients)
-        {
-            foreach (var recipient in recipients)
-            {
-                recipient.FlushDeferred();
-            }
-            recipients.Clear();
-        }
-    }
+    public bool Send(ReadOnlyMemory<byte> bytes, int lines, FanOutScope scope) =>
+        Send(bytes, lines, scope.Flushes) == WriteResult.Queued;
 
     private WriteResult Send(ReadOnlyMemory<byte> bytes, int lines, List<ConnectionWriter>? deferFlushTo)
     {

@@ -1,5 +1,3 @@
-using KestrelChat.Protocol;
-
 namespace KestrelChat.Chat;
 
 /// <summary>
@@ -31,10 +29,10 @@ internal sealed class FanOutBatch
     /// <summary>The batch so far: whole lines, each ending in LF.</summary>
     public ReadOnlyMemory<byte> Bytes => _arena.AsMemory(_start, _end - _start);
 
-    /// <summary>Adds "nickname: text\n". False when the batch is full: fan it out, then add the line again.</summary>
-    public bool TryAdd(string nickname, string text)
+    /// <summary>Adds <paramref name="message"/>'s line. False when the batch is full: fan it out, then add it again.</summary>
+    public bool TryAdd(in ChatMessage message)
     {
-        var size = ServerLines.ChatByteCount(nickname, text);
+        var size = message.EncodedLength;
         if (size > _arena.Length - _end)
         {
             if (!IsEmpty)
@@ -44,7 +42,7 @@ internal sealed class FanOutBatch
             _arena = new byte[Math.Max(size, ArenaBytes)]; // the old arena belongs to the backlogs that hold it
             _start = _end = 0;
         }
-        _end += ServerLines.WriteChat(nickname, text, _arena.AsSpan(_end));
+        _end += message.Encode(_arena.AsSpan(_end));
         Lines++;
         return true;
     }

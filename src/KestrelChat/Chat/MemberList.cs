@@ -80,15 +80,15 @@ internal sealed class MemberList
 
         public ReadOnlySpan<ChatSession?> Slots => slots.AsSpan(0, Used);
 
-        /// <summary>Sends <paramref name="line"/> to every member (an empty slot is one who left); returns how many.</summary>
-        public int SendToAll(byte[] line)
+        /// <summary>Sends <paramref name="line"/> (<paramref name="lines"/> whole lines) to every member (an empty slot is one who left); returns how many.</summary>
+        public int SendToAll(byte[] line, int lines = 1)
         {
             var sent = 0;
             foreach (var member in Slots)
             {
                 if (member is not null)
                 {
-                    member.Send(line);
+                    member.Send(line, lines);
                     sent++;
                 }
             }

@@ -12,7 +12,7 @@ namespace KestrelChat.Chat;
 /// at most about a dozen presence lines a second whatever the churn.
 /// </summary>
 /// <remarks>Not thread-safe: the room calls it under its membership lock, the flush timer included.</remarks>
-internal sealed class PresenceNotices(Action flushFromTimer, Action<byte[]> toCluster) : IDisposable
+internal sealed class PresenceNotices(Action flushFromTimer, Action<byte[]> toCluster, string place = ServerLines.TheChat) : IDisposable
 {
     public const int ImmediatePerWindow = 10;
     public static readonly TimeSpan Window = TimeSpan.FromSeconds(1);
@@ -32,23 +32,23 @@ internal sealed class PresenceNotices(Action flushFromTimer, Action<byte[]> toCl
     public bool HasPending => _pending;
 
     public void Joined(string nickname, MemberList.Snapshot recipients) =>
-        Add((_joined, _joinedKeys), (_left, _leftKeys), nickname, ServerLines.Joined, recipients);
+        Add((_joined, _joinedKeys), (_left, _leftKeys), nickname, static (name, place) => ServerLines.Joined(name, place), recipients);
 
     public void Left(string nickname, MemberList.Snapshot recipients) =>
-        Add((_left, _leftKeys), (_joined, _joinedKeys), nickname, ServerLines.Left, recipients);
+        Add((_left, _leftKeys), (_joined, _joinedKeys), nickname, static (name, place) => ServerLines.Left(name, place), recipients);
 
     /// <summary>Sends whatever is waiting, joins first, to <paramref name="recipients"/>, and starts a new window.</summary>
     public void Flush(MemberList.Snapshot recipients)
     {
         if (_joined.Count > 0)
         {
-            Send(recipients, ServerLines.JoinedMany(_joined));
+            Send(recipients, ServerLines.JoinedMany(_joined, place));
             _joined.Clear();
             _joinedKeys.Clear();
         }
         if (_left.Count > 0)
         {
-            Send(recipients, ServerLines.LeftMany(_left));
+            Send(recipients, ServerLines.LeftMany(_left, place));
             _left.Clear();
             _leftKeys.Clear();
         }
@@ -60,7 +60,7 @@ internal sealed class PresenceNotices(Action flushFromTimer, Action<byte[]> toCl
     public void Dispose() => _timer.Dispose();
 
     private void Add((List<string> Names, List<string> Keys) pending, (List<string> Names, List<string> Keys) opposite,
-        string nickname, Func<string, byte[]> single, MemberList.Snapshot recipients)
+        string nickname, Func<string, string, byte[]> single, MemberList.Snapshot recipients)
     {
         string? key = null;
         var earlier = opposite.Names.Count > 0 ? opposite.Keys.IndexOf(key = NicknameRules.Key(nickname)) : -1;
@@ -85,7 +85,7 @@ internal sealed class PresenceNotices(Action flushFromTimer, Action<byte[]> toCl
         if (!_pending && _sentInWindow < ImmediatePerWindow)
         {
             _sentInWindow++;
-            Send(recipients, single(nickname));
+            Send(recipients, single(nickname, place));
             return;
         }
         pending.Names.Add(nickname);

@@ -20,48 +20,63 @@ internal enum ClusterMessageKind : byte
 
 /// <summary>
 /// One message on the backplane: the server line exactly as clients receive it (encoded once by the
-/// origin), plus who sent it and, for one-connection kinds, the target. Wire format, all in one
-/// array: kind (1 byte), origin length (1) + origin (UTF-8), target length (1) + target, the line.
+/// origin; for chat, a batch of whole lines), plus who sent it, the room it is for (members' kinds) and,
+/// for one-connection kinds, the target. Wire format, all in one array: kind (1 byte), then origin,
+/// target and room, each as a length (1 byte) and UTF-8, then the line. Every string is short by
+/// construction: an instance name is at most <see cref="MaxFieldBytes"/> bytes (checked at start), a
+/// connection id a few dozen, a room name at most 32 characters.
 /// </summary>
-internal sealed record ClusterMessage(ClusterMessageKind Kind, string Origin, string? Target, byte[] Line)
+internal sealed record ClusterMessage(ClusterMessageKind Kind, string Origin, string? Target, byte[] Line, string? Room = null)
 {
+    /// <summary>The longest origin, target or room a message can carry.</summary>
+    public const int MaxFieldBytes = byte.MaxValue;
+
     public byte[] Serialize()
     {
         var origin = Encoding.UTF8.GetBytes(Origin);
         var target = Encoding.UTF8.GetBytes(Target ?? "");
-        var bytes = new byte[3 + origin.Length + target.Length + Line.Length];
+        var room = Encoding.UTF8.GetBytes(Room ?? "");
+        var bytes = new byte[4 + origin.Length + target.Length + room.Length + Line.Length];
         bytes[0] = (byte)Kind;
-        bytes[1] = checked((byte)origin.Length);
-        origin.CopyTo(bytes, 2);
-        bytes[2 + origin.Length] = checked((byte)target.Length);
-        target.CopyTo(bytes, 3 + origin.Length);
-        Line.CopyTo(bytes, 3 + origin.Length + target.Length);
+        var at = 1;
+        foreach (var field in (ReadOnlySpan<byte[]>)[origin, target, room])
+        {
+            bytes[at++] = checked((byte)field.Length);
+            field.CopyTo(bytes, at);
+            at += field.Length;
+        }
+        Line.CopyTo(bytes, at);
         return bytes;
     }
 
     /// <summary>Null for anything malformed (another program on the channel): ignored, never fatal.</summary>
     public static ClusterMessage? Deserialize(ReadOnlySpan<byte> bytes)
     {
-        if (bytes.Length < 3 || !Enum.IsDefined((ClusterMessageKind)bytes[0]))
+        if (bytes.Length < 4 || !Enum.IsDefined((ClusterMessageKind)bytes[0]))
         {
             return null;
         }
-        var originLength = bytes[1];
-        if (bytes.Length < 3 + originLength)
+        var at = 1;
+        if (!TryReadField(bytes, ref at, out var origin) || !TryReadField(bytes, ref at, out var target) || !TryReadField(bytes, ref at, out var room))
         {
             return null;
         }
-        var targetLength = bytes[2 + originLength];
-        var lineStart = 3 + originLength + targetLength;
-        if (bytes.Length < lineStart)
+        return new ClusterMessage((ClusterMessageKind)bytes[0], origin ?? "", target, bytes[at..].ToArray(), room);
+    }
+
+    private static bool TryReadField(ReadOnlySpan<byte> bytes, ref int at, out string? field)
+    {
+        field = null;
+        if (at >= bytes.Length || at + 1 + bytes[at] > bytes.Length)
         {
-            return null;
+            return false;
         }
-        var target = Encoding.UTF8.GetString(bytes.Slice(3 + originLength, targetLength));
-        return new ClusterMessage(
-            (ClusterMessageKind)bytes[0],
-            Encoding.UTF8.GetString(bytes.Slice(2, originLength)),
-            target.Length == 0 ? null : target,
-            bytes[lineStart..].ToArray());
+        var length = bytes[at];
+        if (length > 0)
+        {
+            field = Encoding.UTF8.GetString(bytes.Slice(at + 1, length));
+        }
+        at += 1 + length;
+        return true;
     }
 }

@@ -7,6 +7,9 @@ public sealed class ChatLimitsOptions
 {
     public const string Section = "Chat:Limits";
 
+    /// <summary>Rooms that may exist at once, the default room included. Default 1000; a /join that would create one more is refused.</summary>
+    public int MaxRooms { get; set; } = 1000;
+
     /// <summary>Longest line in bytes. Default 4096. A longer line is refused; more than 4× this without any LF disconnects.</summary>
     public int MaxLineBytes { get; set; } = 4096;
 
@@ -71,6 +74,10 @@ internal sealed class ChatLimitsOptionsValidator(IOptions<AdminOptions> admin) :
         if (options.Burst < 1)
         {
             failures.Add($"Chat:Limits:Burst must be at least 1; it is {options.Burst}.");
+        }
+        if (options.MaxRooms < 1)
+        {
+            failures.Add($"Chat:Limits:MaxRooms must be at least 1 (the default room); it is {options.MaxRooms}.");
         }
         if (options.KeepAliveSeconds is < 0 or > 32767)
         {

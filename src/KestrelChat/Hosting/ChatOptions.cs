@@ -22,6 +22,9 @@ public sealed class ChatOptions
     /// <summary>Clients connecting from loopback are operators. Default true (a teacher on the same machine).</summary>
     public bool LoopbackIsOperator { get; set; } = true;
 
+    /// <summary>The room everyone starts in and /part goes back to. Default "#lobby". Its notices read as before rooms existed.</summary>
+    public string DefaultRoom { get; set; } = "#lobby";
+
     /// <summary>Log the text of chat messages. Default false: logs say who and when, not what.</summary>
     public bool LogMessageText { get; set; }
 
@@ -50,6 +53,10 @@ internal sealed class ChatOptionsValidator : IValidateOptions<ChatOptions>
         if (!IPAddress.TryParse(options.BindAddress, out _))
         {
             failures.Add($"Chat:BindAddress must be an IP address such as 0.0.0.0, 127.0.0.1 or ::; it is '{options.BindAddress}'.");
+        }
+        if (!Protocol.RoomNames.TryValidate(options.DefaultRoom, out _))
+        {
+            failures.Add($"Chat:DefaultRoom must be '#' and 1–{Protocol.RoomNames.MaxLength} letters, digits, '-' or '_' (like #lobby); it is '{options.DefaultRoom}'.");
         }
         if (options.HasOperatorPassword && string.IsNullOrWhiteSpace(options.OperatorPassword))
         {

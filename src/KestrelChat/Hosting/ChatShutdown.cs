@@ -15,14 +15,14 @@ internal sealed partial class ChatShutdown : IHostedService
     public static readonly TimeSpan CloseFlushTimeout = TimeSpan.FromSeconds(2);
 
     private readonly IHostApplicationLifetime _lifetime;
-    private readonly ChatRoom _room;
+    private readonly ChatRegistry _registry;
     private readonly ILogger<ChatShutdown> _logger;
     private CancellationTokenRegistration _onStopping;
 
-    public ChatShutdown(IHostApplicationLifetime lifetime, ChatRoom room, ILogger<ChatShutdown> logger)
+    public ChatShutdown(IHostApplicationLifetime lifetime, ChatRegistry registry, ILogger<ChatShutdown> logger)
     {
         _lifetime = lifetime;
-        _room = room;
+        _registry = registry;
         _logger = logger;
     }
 
@@ -31,8 +31,8 @@ internal sealed partial class ChatShutdown : IHostedService
         // ApplicationStopping fires before Kestrel stops, so the notices go out while it still serves.
         _onStopping = _lifetime.ApplicationStopping.Register(() =>
         {
-            LogStopping(_room.Connections.Count);
-            _room.CloseAll(ServerLines.ShuttingDown, "shutdown");
+            LogStopping(_registry.Connections.Count);
+            _registry.CloseAll(ServerLines.ShuttingDown, "shutdown");
         });
         return Task.CompletedTask;
     }

@@ -55,6 +55,11 @@ internal sealed class RedisOptionsValidator : IValidateOptions<RedisOptions>
         {
             failures.Add($"Chat:Redis:InstanceName must not contain ':' or '|'; it is '{options.Instance}'.");
         }
+        if (System.Text.Encoding.UTF8.GetByteCount(options.Instance) > Cluster.ClusterMessage.MaxFieldBytes)
+        {
+            // Every message on the backplane carries it in a field of at most this many bytes.
+            failures.Add($"Chat:Redis:InstanceName must be at most {Cluster.ClusterMessage.MaxFieldBytes} bytes in UTF-8; it is {System.Text.Encoding.UTF8.GetByteCount(options.Instance)}.");
+        }
         if (options.ClaimSeconds is < 3 or > 3600)
         {
             failures.Add($"Chat:Redis:ClaimSeconds must be 3–3600; it is {options.ClaimSeconds}.");

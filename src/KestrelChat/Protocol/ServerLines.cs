@@ -43,13 +43,17 @@ internal static class ServerLines
 
     public static readonly byte[] Help = Encode(
         "* Commands:\n",
-        "*   /who or кто в чате    who is in the chat (only you see the answer)\n",
-        "*   /msg NICK text        a private message to NICK\n",
+        "*   /who or кто в чате    who is in your room (only you see the answer); /who #room: another room\n",
+        "*   /msg NICK text        a private message to NICK, in any room\n",
+        "*   /me does something    \"* yourname does something\" to your room\n",
+        "*   /rooms                the rooms, how many are in each, their topics\n",
+        "*   /join #room           go to #room (made if it does not exist); /part: back to the first room\n",
+        "*   /topic [text]         show or set your room's topic\n",
         "*   /nick NEW             change your nickname\n",
         "*   /oper PASSWORD        become an operator\n",
         "*   /stop or стоп         stop the server (operators only)\n",
         "*   /quit                 leave the chat\n",
-        "* Any other line goes to everyone else as \"yourname: text\".");
+        "* Any other line goes to everyone else in your room as \"yourname: text\".");
 
     public static byte[] Notice(string text) => Encode("* ", text);
 
@@ -86,14 +90,106 @@ internal static class ServerLines
     public static byte[] Welcome(string nickname, int count) => Notice(
         $"Welcome, {nickname}! In the chat now: {count} (you included). Type /help for the commands.");
 
-    public static byte[] Joined(string nickname) => Notice($"{nickname} joined the chat.");
+    /// <summary>Where a notice says something happened: "the chat" in the default room (as before rooms existed), else the room's name.</summary>
+    public const string TheChat = "the chat";
 
-    public static byte[] Left(string nickname) => Notice($"{nickname} left the chat.");
+    public static byte[] Joined(string nickname, string place = TheChat) => Notice($"{nickname} joined {place}.");
+
+    public static byte[] Left(string nickname, string place = TheChat) => Notice($"{nickname} left {place}.");
 
     /// <summary>Coalesced joins: "* alice, bob, carol and 310 others joined the chat." (see PresenceNotices).</summary>
-    public static byte[] JoinedMany(IReadOnlyList<string> nicknames) => Notice($"{NameList(nicknames)} joined the chat.");
+    public static byte[] JoinedMany(IReadOnlyList<string> nicknames, string place = TheChat) => Notice($"{NameList(nicknames)} joined {place}.");
 
-    public static byte[] LeftMany(IReadOnlyList<string> nicknames) => Notice($"{NameList(nicknames)} left the chat.");
+    public static byte[] LeftMany(IReadOnlyList<string> nicknames, string place = TheChat) => Notice($"{NameList(nicknames)} left {place}.");
+
+    /// <summary>To the room a member leaves for another: "* alice left for #dev."</summary>
+    public static byte[] LeftFor(string nickname, string room) => Notice($"{nickname} left for {room}.");
+
+    /// <summary>To the member who moved: "* You are in #dev now: 2 here (you included)." and its topic, if it has one.</summary>
+    public static byte[] Moved(string room, int count, string? topic) => topic is null
+        ? Notice(string.Create(CultureInfo.InvariantCulture, $"You are in {room} now: {count} here (you included)."))
+        : Encode(string.Create(CultureInfo.InvariantCulture, $"* You are in {room} now: {count} here (you included).\n* Topic: "), topic);
+
+    /// <summary>The welcome when the first room is not the default one (never today: everyone starts in it).</summary>
+    public static byte[] WelcomeTo(string nickname, string room, int count) => Notice(string.Create(CultureInfo.InvariantCulture,
+        $"Welcome, {nickname}! In {room} now: {count} (you included). Type /help for the commands."));
+
+    /// <summary>"/me waves" → "* alice waves".</summary>
+    public static byte[] Action(string nickname, string text) => Encode("* ", nickname, " ", text);
+
+    /// <summary>
+    /// True when "* <paramref name="nickname"/> <paramref name="text"/>" would read as one of the notices
+    /// above: a user must not be able to announce their own leave or rename ("/me left the chat."), nor,
+    /// named "Server", "* Server is shutting down. Bye!". Every notice that starts with a nickname, and
+    /// every one whose first word could be a nickname, is listed here; a test checks each notice above
+    /// against it.
+    /// </summary>
+    public static bool ActionReadsLikeNotice(string nickname, string text)
+    {
+        foreach (var verb in NoticeVerbs)
+        {
+            if (text.StartsWith(verb, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+        foreach (var (word, next) in FixedNoticeStarts)
+        {
+            if (nickname.Equals(word, StringComparison.OrdinalIgnoreCase) && text.StartsWith(next, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    // What follows the nickname in a notice about someone: joined/left (one name or a list), renamed, topic set.
+    private static readonly string[] NoticeVerbs = ["joined ", "left ", "is now known as ", "set the topic ", "and ", ","];
+
+    // Notices whose first word is a valid nickname, and what follows it.
+    private static readonly (string Word, string Next)[] FixedNoticeStarts =
+    [
+        ("Welcome", "to "), ("In", "the chat"), ("In", "#"), ("Server", "is shutting"), ("Stopping", "the server"),
+        ("You", "are "), ("Please", "type"), ("Topic", "of "), ("Rooms", "("),
+    ];
+
+    /// <summary>"/who" outside the default room, or "/who #room": "* In #dev (2): alice, bob".</summary>
+    public static byte[] WhoIn(string room, IReadOnlyList<string> nicknames) =>
+        Notice($"In {room} ({nicknames.Count}): {string.Join(", ", nicknames)}");
+
+    /// <summary>"/rooms": one line per room, with its members and topic.</summary>
+    public static byte[] Rooms(IReadOnlyList<(string Name, int Members, string? Topic)> rooms)
+    {
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"* Rooms ({rooms.Count}):");
+        foreach (var (name, members, topic) in rooms)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"\n*   {name} ({members})");
+            if (topic is not null)
+            {
+                text.Append(": ").Append(topic);
+            }
+        }
+        return Encode(text.ToString());
+    }
+
+    public static byte[] Topic(string room, string? topic) => topic is null ? Notice($"{room} has no topic.") : Notice($"Topic of {room}: {topic}");
+
+    public static byte[] TopicSet(string nickname, string room, string topic) => Notice($"{nickname} set the topic of {room}: {topic}");
+
+    public static byte[] AlreadyIn(string room) => Error($"You are in {room} already.");
+
+    public static byte[] NoSuchRoom(string room) => Error($"There is no room {room} (see /rooms).");
+
+    public static byte[] TooManyRooms(string room, int max) => Error(string.Create(CultureInfo.InvariantCulture,
+        $"Can't create {room}: the server has its maximum of {max} rooms. Join one of them (/rooms)."));
+
+    public static byte[] TopicOperatorsOnly(string room) => Error($"Only operators can set the topic of {room}.");
+
+    public static readonly byte[] RoomNameInvalid = Error($"A room name is '#' and 1–{RoomNames.MaxLength} letters, digits, '-' or '_', like #dev.");
+    public static readonly byte[] JoinUsage = Error("Usage: /join #room");
+    public static readonly byte[] MeUsage = Error("Usage: /me does something");
+    public static readonly byte[] ActionLooksLikeNotice = Error("That would read like a notice from the server; say it another way.");
 
     public static byte[] Renamed(string oldNickname, string newNickname) => Notice($"{oldNickname} is now known as {newNickname}.");
 
