@@ -90,6 +90,41 @@ public sealed class ClusterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Rooms_are_cluster_wide_a_join_on_A_and_one_on_B_meet_and_rooms_and_who_count_both()
+    {
+        await using var alice = await _a.JoinAsync("alice");
+        await using var bob = await _b.JoinAsync("bob");
+        await using var dave = await _b.JoinAsync("dave");
+        await alice.ReadLineUntilAsync(l => l == "* dave joined the chat.");
+        await bob.ReadLineUntilAsync(l => l == "* dave joined the chat.");
+
+        await alice.SendLineAsync("/join #dev");
+        Assert.StartsWith("* You are in #dev now", await alice.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.Equal("* alice left for #dev.", await bob.ReadLineAsync()); // from A, through Redis, to B's lobby
+        await bob.SendLineAsync("/join #dev");
+        Assert.StartsWith("* You are in #dev now", await bob.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.Equal("* bob joined #dev.", await alice.ReadLineAsync()); // from B, to A's #dev
+
+        await alice.SendLineAsync("hi from A");
+        Assert.Equal("alice: hi from A", await bob.ReadLineAsync());
+        await bob.SendLineAsync("hi from B");
+        Assert.Equal("bob: hi from B", await alice.ReadLineAsync());
+
+        // The other instance's members, as its heartbeat reports them.
+        await WaitForAsync(async () =>
+        {
+            await alice.SendLineAsync("/who");
+            return (await alice.ReadLineUntilAsync(l => l.StartsWith("* In #dev", StringComparison.Ordinal))).Line;
+        }, who => who == "* In #dev (2): alice, bob");
+        await dave.SendLineAsync("/rooms");
+        Assert.Equal("* Rooms (2):", (await dave.ReadLineUntilAsync(l => l.StartsWith("* Rooms", StringComparison.Ordinal))).Line);
+        Assert.Equal("*   #lobby (1)", await dave.ReadLineAsync());
+        Assert.Equal("*   #dev (2)", await dave.ReadLineAsync());
+        await dave.SendLineAsync("/who");
+        Assert.Equal("* In the chat (1): dave", await dave.ReadLineAsync()); // nothing said in #dev reached the lobby
+    }
+
+    [Fact]
     public async Task Private_messages_announcements_and_kicks_by_id_cross_instances()
     {
         await using var alice = await _a.JoinAsync("alice");
