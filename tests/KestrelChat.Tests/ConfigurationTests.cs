@@ -14,6 +14,8 @@ public sealed class ConfigurationTests
     [InlineData("Admin:FailedKeyAttemptsPerMinute", "-1", "Admin:FailedKeyAttemptsPerMinute must be 0 (no limit) or more")]
     [InlineData("Chat:Port", "70000", "Chat:Port must be 0–65535")]
     [InlineData("Chat:BindAddress", "everywhere", "Chat:BindAddress must be an IP address")]
+    [InlineData("Chat:DefaultRoom", "lobby", "Chat:DefaultRoom must be '#' and 1–32 letters")]
+    [InlineData("Chat:Limits:MaxRooms", "0", "Chat:Limits:MaxRooms must be at least 1")]
     public void Bad_settings_stop_the_start_with_a_clear_message(string key, string value, string expected)
     {
         var error = Assert.ThrowsAny<OptionsValidationException>(() =>
@@ -22,6 +24,17 @@ public sealed class ConfigurationTests
         });
 
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_instance_name_longer_than_a_cluster_message_can_carry_stops_the_start_instead_of_every_publish()
+    {
+        var error = Assert.ThrowsAny<OptionsValidationException>(() =>
+        {
+            using var server = ChatServer.Start(("Chat:Redis:InstanceName", new string('я', 128))); // 256 bytes in UTF-8
+        });
+
+        Assert.Contains("Chat:Redis:InstanceName must be at most 255 bytes in UTF-8; it is 256.", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

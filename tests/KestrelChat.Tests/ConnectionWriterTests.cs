@@ -36,6 +36,18 @@ public sealed class ConnectionWriterTests
     }
 
     [Fact]
+    public async Task An_unexpected_exception_in_the_drain_ends_the_output_completes_Drained_and_is_kept_for_the_log()
+    {
+        var writer = new ConnectionWriter(new BrokenPipeWriter(), capacityBytes: 1024 * 1024) { Unframed = true }; // every line takes the drain
+        Assert.Equal(WriteResult.Queued, writer.Write(Line("hello")));
+        writer.Complete(Line("bye"));
+
+        await writer.Drained.WaitAsync(Deadline); // nobody would ever have completed it
+        Assert.IsType<NotSupportedException>(writer.Fault);
+        Assert.Equal(WriteResult.Closed, writer.Write(Line("after")));
+    }
+
+    [Fact]
     public async Task A_deferred_flush_holds_the_line_back_until_the_fan_out_flushes()
     {
         var pipe = new Pipe();
@@ -129,4 +141,29 @@ public sealed class ConnectionWriterTests
 
     /// <summary>Taken: copied into the pipe, or kept in the backlog while the client is behind.</summary>
     private static bool Accepted(WriteResult result) => result is WriteResult.Written or WriteResult.Queued;
+
+    /// <summary>A transport that fails in a way that is not the peer going away.</summary>
+    private sealed class BrokenPipeWriter : PipeWriter
+    {
+        private readonly byte[] _buffer = new byte[64 * 1024];
+
+        public override void Advance(int bytes)
+        {
+        }
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => _buffer;
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => _buffer;
+
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException("the transport broke");
+
+        public override void CancelPendingFlush()
+        {
+        }
+
+        public override void Complete(Exception? exception = null)
+        {
+        }
+    }
 }

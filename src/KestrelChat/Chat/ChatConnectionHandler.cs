@@ -69,6 +69,14 @@ internal sealed partial class ChatConnectionHandler(
         {
             reason = "aborted";
         }
+        catch (Exception ex)
+        {
+            // A bug or a failing dependency (the backplane, the disk): this connection ends, with a line that
+            // says so, and everything below still runs, so it is counted and forgotten like any other.
+            LogFailed(ex, session.Id, session.Nickname);
+            session.Close(ServerLines.InternalError, "error");
+            reason = "error";
+        }
         finally
         {
             session.Close(null, null);
@@ -78,22 +86,32 @@ internal sealed partial class ChatConnectionHandler(
             registry.Disconnect(session);
         }
 
-        var writer = session.FinishOutputAsync();
         try
         {
-            // WaitAsync drops its timer as soon as the writer is done (a storm of closes leaves no timers behind).
-            await writer.WaitAsync(ChatShutdown.CloseFlushTimeout).ConfigureAwait(false);
+            var writer = session.FinishOutputAsync();
+            try
+            {
+                // WaitAsync drops its timer as soon as the writer is done (a storm of closes leaves no timers behind).
+                await writer.WaitAsync(ChatShutdown.CloseFlushTimeout).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                reason += ", last lines not read in time";
+                session.Abort("flush timeout");
+                await writer.ConfigureAwait(false);
+            }
         }
-        catch (TimeoutException)
+        finally
         {
-            reason += ", last lines not read in time";
-            session.Abort("flush timeout");
-            await writer.ConfigureAwait(false);
-        }
-        metrics.Closed(session, session.CloseReason ?? reason);
-        if (logger.IsEnabled(LogLevel.Information) && churn.ShouldLog(ConnectionChurn.Event.Closed))
-        {
-            LogDisconnected(session.Id, session.RemoteEndPoint, session.Nickname, reason, session.BytesIn, session.BytesOut);
+            if (session.OutputFault is { } fault)
+            {
+                LogFailed(fault, session.Id, session.Nickname);
+            }
+            metrics.Closed(session, session.CloseReason ?? reason);
+            if (logger.IsEnabled(LogLevel.Information) && churn.ShouldLog(ConnectionChurn.Event.Closed))
+            {
+                LogDisconnected(session.Id, session.RemoteEndPoint, session.Nickname, reason, session.BytesIn, session.BytesOut);
+            }
         }
     }
 
@@ -245,6 +263,9 @@ internal sealed partial class ChatConnectionHandler(
 
     [LoggerMessage(LogLevel.Information, "Client {ConnectionId} ({Nickname}) from {RemoteEndPoint} disconnected: {Reason}; {BytesIn} bytes in, {BytesOut} bytes out")]
     private partial void LogDisconnected(string connectionId, IPEndPoint? remoteEndPoint, string? nickname, string reason, long bytesIn, long bytesOut);
+
+    [LoggerMessage(LogLevel.Error, "Client {ConnectionId} ({Nickname}): the connection failed and was closed; the others go on")]
+    private partial void LogFailed(Exception exception, string connectionId, string? nickname);
 
     [LoggerMessage(LogLevel.Warning, "Client {ConnectionId} ({Nickname}) disconnected: send queue exceeded ({QueuedBytes} bytes waiting)")]
     private partial void LogSendQueueExceeded(string connectionId, string? nickname, long queuedBytes);

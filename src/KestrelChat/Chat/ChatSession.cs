@@ -18,7 +18,7 @@ internal sealed class ChatSession
     private TaskCompletionSource? _closed; // only for a flood delay that waits: most sessions never need it
     private string? _nickname;
     private Room? _room;
-    private int _closing;
+    private object? _closeState; // null while open; then the close reason, or ClosedWithoutReason: one atomic step
     private volatile bool _nickLineOpen;
     private readonly Lock _nickLine = new();
     private long _bytesIn, _messagesIn;
@@ -89,7 +89,9 @@ internal sealed class ChatSession
     /// <summary>Where this client's fan-outs start in the member list (see ChatRoom.SendToMembers).</summary>
     public int FanOutStart { get; } = Random.Shared.Next(int.MaxValue);
 
-    public bool IsClosing => Volatile.Read(ref _closing) != 0;
+    public bool IsClosing => Volatile.Read(ref _closeState) is not null;
+
+    private static readonly object ClosedWithoutReason = new();
 
     /// <summary>Completes when the close starts, to wake anything waiting on this client (a flood delay).</summary>
     public Task Closed
@@ -105,8 +107,11 @@ internal sealed class ChatSession
         }
     }
 
-    /// <summary>Why the server closed this session (quit, shutdown, sendq…); null while open or when the peer left first.</summary>
-    public string? CloseReason { get; private set; }
+    /// <summary>
+    /// Why the server closed this session (quit, shutdown, sendq…); null while open or when the peer left
+    /// first. Set in the same step that closes the session, so whoever sees it closing sees why.
+    /// </summary>
+    public string? CloseReason => Volatile.Read(ref _closeState) as string;
 
     public long BytesIn => Interlocked.Read(ref _bytesIn);
 
@@ -117,6 +122,9 @@ internal sealed class ChatSession
     public long MessagesOut => _output.MessagesOut;
 
     public long QueuedBytes => _output.QueuedBytes;
+
+    /// <summary>Why the output stopped when it was not the peer (an exception while draining); null normally.</summary>
+    public Exception? OutputFault => _output.Fault;
 
     public void CountBytesIn(long bytes) => Interlocked.Add(ref _bytesIn, bytes);
 
@@ -194,11 +202,10 @@ internal sealed class ChatSession
     /// </summary>
     public bool Close(byte[]? farewell, string? reason)
     {
-        if (Interlocked.Exchange(ref _closing, 1) != 0)
+        if (Interlocked.CompareExchange(ref _closeState, reason ?? ClosedWithoutReason, null) is not null)
         {
             return false;
         }
-        CloseReason = reason;
         if (farewell is not null && _nickLineOpen)
         {
             EndNickLine(farewell);

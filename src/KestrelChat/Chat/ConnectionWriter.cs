@@ -43,6 +43,7 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
     private bool _flushDeferred; // unflushed bytes in the pipe; a fan-out's FlushDeferred will flush them
     private int _unflushedBytes;
     private long _bytesOut, _messagesOut;
+    private Exception? _fault;
 
     /// <summary>
     /// The lesson's client (docs/protocol.md): each message is written and flushed on its own, without
@@ -64,6 +65,13 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
     public long BytesOut => Volatile.Read(ref _bytesOut);
 
     public long MessagesOut => Volatile.Read(ref _messagesOut);
+
+    /// <summary>What ended the output other than the peer going away (an exception in the drain); null normally.</summary>
+    public Exception? Fault
+    {
+        get => Volatile.Read(ref _fault);
+        private set => Volatile.Write(ref _fault, value);
+    }
 
     /// <summary>Completes once <see cref="Complete"/> was called and everything before it is flushed, or the peer is gone.</summary>
     public Task Drained => _drained.Task;
@@ -223,9 +231,14 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
         return default;
     }
 
-    /// <summary>Owns the pipe until the backlog is empty: waits for the socket, then moves the next batch in.</summary>
+    /// <summary>
+    /// Owns the pipe until the backlog is empty: waits for the socket, then moves the next batch in.
+    /// Nobody awaits it, so it never throws: whatever ends it, the writer is marked gone in
+    /// <c>finally</c> (<see cref="Drained"/> completes) and an unexpected exception is kept in <see cref="Fault"/>.
+    /// </summary>
     private async Task DrainAsync(ValueTask<FlushResult> pendingFlush)
     {
+        var caughtUp = false;
         try
         {
             if (!IsEnd(await pendingFlush.ConfigureAwait(false)))
@@ -244,6 +257,7 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
                                     break;
                                 }
                                 _draining = false; // caught up: back to direct writes
+                                caughtUp = true;
                                 return;
                             }
                             (_batch, _backlog) = (_backlog, _batch); // O(1) under the lock; senders go on adding
@@ -267,10 +281,20 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
         {
             // The read loop sees the same and ends the session.
         }
-        lock (_sync)
+        catch (Exception ex)
         {
-            SetGone();
-            _draining = false;
+            Fault = ex; // not the peer: a bug or the transport; the session closes and the handler logs it
+        }
+        finally
+        {
+            if (!caughtUp)
+            {
+                lock (_sync)
+                {
+                    SetGone();
+                    _draining = false;
+                }
+            }
         }
     }
 

@@ -217,6 +217,9 @@ internal static class ServerLines
     public static byte[] Flooding(int backlogBytes, double messagesPerSecond) => Error(string.Create(CultureInfo.InvariantCulture,
         $"Disconnected: flooding (more than {backlogBytes} bytes waiting; at most {messagesPerSecond} lines per second)."));
 
+    /// <summary>The last line of a connection the server failed to serve (the cause is in the server's log).</summary>
+    public static readonly byte[] InternalError = Error("Disconnected: something went wrong on the server (it is in the server's log). Please connect again.");
+
     public static readonly byte[] SendQueueExceeded = Error("Disconnected: you are not reading fast enough (send queue exceeded).");
 
     /// <summary>"* Announcement: text", from POST /broadcast to every connection.</summary>

@@ -33,6 +33,15 @@ public sealed class ChatServer : WebApplicationFactory<Program>
     }
 
     private TimeProvider? _time;
+    private Action<IServiceCollection>? _services;
+
+    /// <summary>Starts the server with some of its services replaced (a failing dependency).</summary>
+    public static ChatServer Start(Action<IServiceCollection> services, params (string Key, string? Value)[] settings)
+    {
+        var server = new ChatServer(settings.Select(s => KeyValuePair.Create(s.Key, s.Value))) { _services = services };
+        server.StartServer();
+        return server;
+    }
 
     /// <summary>Starts the server with <paramref name="time"/> as its clock (a FakeTimeProvider: time moves when the test says).</summary>
     public static ChatServer Start(TimeProvider time, params (string Key, string? Value)[] settings)
@@ -99,6 +108,10 @@ public sealed class ChatServer : WebApplicationFactory<Program>
         if (_time is { } time)
         {
             builder.ConfigureTestServices(services => services.AddSingleton(time));
+        }
+        if (_services is { } configure)
+        {
+            builder.ConfigureTestServices(configure);
         }
     }
 }

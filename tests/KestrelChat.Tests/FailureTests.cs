@@ -1,0 +1,63 @@
+using KestrelChat.Admin;
+using KestrelChat.Chat;
+using KestrelChat.Cluster;
+using KestrelChat.Hosting;
+using KestrelChat.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace KestrelChat.Tests;
+
+/// <summary>What one connection's unexpected failure leaves behind: nothing, and the others go on.</summary>
+public sealed class FailureTests
+{
+    [Fact]
+    public async Task An_exception_while_serving_one_client_closes_it_with_a_line_counts_the_close_and_the_chat_goes_on()
+    {
+        await using var server = ChatServer.Start(services => services.AddSingleton<IChatBackplane>(provider =>
+            new FailingForOneNickname("boom", new LocalBackplane(provider.GetRequiredService<IOptions<RedisOptions>>()))));
+        using var metrics = new MetricRecorder(server);
+        await using var bob = await server.JoinAsync("bob");
+
+        await using var victim = await server.ConnectAsync();
+        Assert.Equal("NICK", await victim.ReadBytesAsync(4));
+        await victim.SendLineAsync("boom");
+
+        Assert.Equal(["! Disconnected: something went wrong on the server (it is in the server's log). Please connect again."],
+            await victim.ReadToEndAsync());
+        Assert.Equal(1, await metrics.WaitForAsync(1, "kestrelchat.connections.closed", "reason", "error"));
+        using (var admin = server.Admin())
+        {
+            Assert.DoesNotContain("boom", await admin.GetStringAsync("/clients"), StringComparison.Ordinal);
+        }
+        await using var carol = await server.JoinAsync("carol");
+        await carol.SendLineAsync("still here");
+        Assert.Equal("carol: still here", (await bob.ReadLineUntilAsync(l => l.StartsWith("carol:", StringComparison.Ordinal))).Line);
+    }
+
+    /// <summary>The single-instance backplane, except that claiming one nickname throws (a failing dependency).</summary>
+    private sealed class FailingForOneNickname(string nickname, LocalBackplane inner) : IChatBackplane, IHostedService
+    {
+        public string InstanceName => inner.InstanceName;
+
+        public bool IsClustered => inner.IsClustered;
+
+        public void Attach(IClusterReceiver receiver) => inner.Attach(receiver);
+
+        public ValueTask<bool> TryClaimNicknameAsync(ChatSession session, string candidate) =>
+            candidate == nickname ? throw new InvalidOperationException("the backplane broke") : inner.TryClaimNicknameAsync(session, candidate);
+
+        public void ReleaseNickname(ChatSession session, string candidate) => inner.ReleaseNickname(session, candidate);
+
+        public void Publish(ClusterMessage message, string? instance = null) => inner.Publish(message, instance);
+
+        public Task<NicknameOwner?> FindNicknameAsync(string candidate) => inner.FindNicknameAsync(candidate);
+
+        public Task<IReadOnlyList<ClientInfo>> GetRemoteClientsAsync() => inner.GetRemoteClientsAsync();
+
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}
