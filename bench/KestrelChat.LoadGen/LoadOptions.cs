@@ -21,7 +21,10 @@ internal sealed record LoadOptions
           --rate R                   messages per second per sender; 0 = as fast as possible (default 0)
           --connect-concurrency N    handshakes in flight at once; 0 = all clients at once (default 0)
           --timeout-seconds T        limit for the connect phase and again for the message phase (default 60)
-          --server-pid PID           the server's process on this machine: report its peak RSS and CPU
+          --server-pid PID           the server's process on this machine: report its peak RSS, its CPU
+                                     (and per delivery), and its RSS before the load
+          --settle-seconds N         with --server-pid: after the load, close every client, wait N seconds and
+                                     report the server's RSS then: what it gives back (default 0: not measured)
           --json                     print the report as one JSON object instead of text
           --help                     show this help
 
@@ -48,6 +51,8 @@ internal sealed record LoadOptions
     public int TimeoutSeconds { get; init; } = 60;
 
     public int? ServerPid { get; init; }
+
+    public int SettleSeconds { get; init; }
 
     public bool Json { get; init; }
 
@@ -93,6 +98,7 @@ internal sealed record LoadOptions
                 case "--connect-concurrency": o = o with { ConnectConcurrency = number }; break;
                 case "--timeout-seconds": o = o with { TimeoutSeconds = number }; break;
                 case "--server-pid": o = o with { ServerPid = number }; break;
+                case "--settle-seconds": o = o with { SettleSeconds = number }; break;
                 case "--rate" when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) && rate >= 0:
                     o = o with { Rate = rate };
                     break;
@@ -117,6 +123,8 @@ internal sealed record LoadOptions
         _ when Senders > Clients => "--senders must be 0..clients",
         { Bytes: < 1 or > 4000 } => "--bytes must be 1..4000 (KestrelChat's line limit is 4096 bytes)",
         { TimeoutSeconds: < 1 } => "--timeout-seconds must be at least 1",
+        { SettleSeconds: < 0 } => "--settle-seconds must be 0 or more",
+        { SettleSeconds: > 0, ServerPid: null } => "--settle-seconds needs --server-pid",
         _ => null,
     };
 }

@@ -13,6 +13,21 @@ internal static class LoadRun
 {
     public static async Task<RunReport> RunAsync(LoadOptions o)
     {
+        var before = ReadServer(o);
+        var report = await RunClientsAsync(o).ConfigureAwait(false) with { ServerRssBeforeMB = Megabytes(before?.RssBytes) };
+        if (o.SettleSeconds > 0)
+        {
+            // Every client is closed by now: what the server still holds after a while is what it kept.
+            await Task.Delay(TimeSpan.FromSeconds(o.SettleSeconds)).ConfigureAwait(false);
+            report = report with { ServerRssSettledMB = Megabytes(ReadServer(o)?.RssBytes), SettleSeconds = o.SettleSeconds };
+        }
+        return report;
+    }
+
+    private static double? Megabytes(long? bytes) => bytes is { } b ? Math.Round(b / 1048576.0, 1) : null;
+
+    private static async Task<RunReport> RunClientsAsync(LoadOptions o)
+    {
         var address = await ResolveAsync(o.Host).ConfigureAwait(false);
         var servers = o.Ports.Select(port => new IPEndPoint(address, port)).ToArray();
         var timeout = TimeSpan.FromSeconds(o.TimeoutSeconds);
@@ -77,10 +92,11 @@ internal static class LoadRun
         var wall = RunClock.Seconds(start, RunClock.Microseconds);
         var loadGenCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds / wall * 100;
         var serverAfter = ReadServer(o);
-        double? serverCpu = serverBefore is null || serverAfter is null ? null : (serverAfter.CpuTime - serverBefore.CpuTime).TotalSeconds / wall * 100;
+        double? serverCpuSeconds = serverBefore is null || serverAfter is null ? null : (serverAfter.CpuTime - serverBefore.CpuTime).TotalSeconds;
+        double? serverCpu = serverCpuSeconds / wall * 100;
         var lastDelivery = clients.Max(c => c.LastDeliveryMicroseconds);
         var seconds = lastDelivery > start ? RunClock.Seconds(start, lastDelivery) : wall;
-        return new Phase(seconds, serverAfter, serverCpu, loadGenCpu) { Finished = finished };
+        return new Phase(seconds, serverAfter, serverCpu, loadGenCpu) { Finished = finished, ServerCpuSeconds = serverCpuSeconds };
     }
 
     /// <summary>Starts every client, at most <paramref name="concurrency"/> handshakes at a time (0 = all at once), and waits until each is in the chat or failed.</summary>
@@ -145,6 +161,7 @@ internal static class LoadRun
             LatencyMaxMs = histogram.MaxMicroseconds / 1000.0,
             ServerPeakRssMB = phase.Server is null ? null : Math.Round(phase.Server.PeakRssBytes / 1048576.0, 1),
             ServerCpuPercent = phase.ServerCpuPercent is { } cpu ? Math.Round(cpu) : null,
+            ServerCpuNsPerDelivery = phase.ServerCpuSeconds is { } cpuSeconds && delivered > 0 ? Math.Round(cpuSeconds * 1e9 / delivered) : null,
             LoadGenCpuPercent = Math.Round(phase.LoadGenCpuPercent),
             Instances = o.Ports.Count,
             CrossDelivered = clustered ? crossDelivered : null,
@@ -162,5 +179,7 @@ internal static class LoadRun
     private sealed record Phase(double Seconds, ServerProcessStats? Server, double? ServerCpuPercent, double LoadGenCpuPercent)
     {
         public bool Finished { get; init; }
+
+        public double? ServerCpuSeconds { get; init; }
     }
 }

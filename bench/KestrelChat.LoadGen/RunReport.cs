@@ -29,6 +29,17 @@ internal sealed record RunReport
     public required double LatencyMaxMs { get; init; }
     public double? ServerPeakRssMB { get; init; }
     public double? ServerCpuPercent { get; init; }
+
+    /// <summary>The server's CPU time (user + system, /proc/PID/stat) during the timed phase ÷ deliveries, in ns.</summary>
+    public double? ServerCpuNsPerDelivery { get; init; }
+
+    /// <summary>The server's resident set before the clients of this run connected.</summary>
+    public double? ServerRssBeforeMB { get; init; }
+
+    /// <summary>Its resident set <see cref="SettleSeconds"/> after every client of this run was closed (--settle-seconds).</summary>
+    public double? ServerRssSettledMB { get; init; }
+
+    public int SettleSeconds { get; init; }
     public required double LoadGenCpuPercent { get; init; }
 
     /// <summary>Servers (ports) the clients were spread over; more than 1 = a cluster.</summary>
@@ -59,7 +70,9 @@ internal sealed record RunReport
         }
         if (ServerPeakRssMB is { } rss)
         {
-            text.AppendLine(c, $"server:     peak RSS {rss:0.0} MB, CPU {ServerCpuPercent:0} % of one core while messages flowed");
+            text.AppendLine(c, $"server:     peak RSS {rss:0.0} MB, CPU {ServerCpuPercent:0} % of one core while messages flowed, {ServerCpuNsPerDelivery:0} ns of CPU per delivery");
+            var settledText = ServerRssSettledMB is { } settled ? string.Create(c, $", {settled:0.0} MB {SettleSeconds} s after it") : "";
+            text.AppendLine(c, $"server:     RSS {ServerRssBeforeMB:0.0} MB before the load{settledText}");
         }
         text.AppendLine(c, $"loadgen:    CPU {LoadGenCpuPercent:0} % of one core while messages flowed");
         foreach (var error in Errors)

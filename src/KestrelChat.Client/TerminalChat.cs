@@ -20,6 +20,10 @@ internal sealed class TerminalChat(IAnsiConsole console, ChatConnection connecti
     /// <summary>Runs until the server closes the connection; returns the receive pump's exit code.</summary>
     public async Task<int> RunAsync()
     {
+        // Asking for a key puts the terminal in .NET's key-by-key mode now, before the prompt shows: a key
+        // typed before the reader thread first waits in ReadKey (Ctrl+D right after the prompt appeared)
+        // then stays in the input instead of being taken by the terminal's line mode.
+        _ = Console.KeyAvailable;
         var receive = ReceiveAsync();
         StartKeyReader();
         var code = 0;

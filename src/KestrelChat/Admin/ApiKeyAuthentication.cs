@@ -44,7 +44,7 @@ internal sealed partial class ApiKeyAuthenticationHandler(
         {
             return Task.FromResult(AuthenticateResult.NoResult());
         }
-        return Task.FromResult(ChatCommands.SecretsEqual(given, expected)
+        return Task.FromResult(Secrets.Equal(given, expected)
             ? Success("api-key")
             : AuthenticateResult.Fail("Invalid API key."));
     }
@@ -67,7 +67,7 @@ internal sealed partial class ApiKeyAuthenticationHandler(
 
     /// <summary>Whether the request presents <paramref name="expected"/> (constant-time); the failed-attempt limiter asks too.</summary>
     internal static bool PresentsKey(IHeaderDictionary headers, string expected) =>
-        ReadKey(headers) is { } given && ChatCommands.SecretsEqual(given, expected);
+        ReadKey(headers) is { } given && Secrets.Equal(given, expected);
 
     private static string? ReadKey(IHeaderDictionary headers)
     {

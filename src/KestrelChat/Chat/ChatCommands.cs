@@ -1,6 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
-using System.Text;
 using KestrelChat.Cluster;
 using KestrelChat.Hosting;
 using KestrelChat.Protocol;
@@ -151,7 +149,7 @@ internal sealed partial class ChatCommands(
             return;
         }
         // The cluster-wide claim first (Redis SET NX; always granted on a single instance), then the room.
-        if (!await backplane.TryClaimNicknameAsync(session, nickname).ConfigureAwait(false))
+        if (!await backplane.TryClaimNicknameAsync(session, nickname, session.Closing).ConfigureAwait(false))
         {
             RefuseNickname(session, ServerLines.NicknameTaken(nickname));
             return;
@@ -270,7 +268,7 @@ internal sealed partial class ChatCommands(
         if (backplane.IsClustered)
         {
             // Rooms are cluster-wide: the members of the other instances count too, as of their last heartbeat.
-            var remote = await backplane.GetRemoteClientsAsync().ConfigureAwait(false);
+            var remote = await backplane.GetRemoteClientsAsync(session.Closing).ConfigureAwait(false);
             foreach (var group in remote.Where(c => c.Nickname is not null && c.Room is not null).GroupBy(c => RoomNames.Key(c.Room!)))
             {
                 var at = rooms.FindIndex(r => RoomNames.Key(r.Name) == group.Key);
@@ -321,7 +319,7 @@ internal sealed partial class ChatCommands(
         {
             // The whole cluster, everyone in the order they connected; other instances as of their last heartbeat.
             var key = RoomNames.Key(name);
-            var remote = await backplane.GetRemoteClientsAsync().ConfigureAwait(false);
+            var remote = await backplane.GetRemoteClientsAsync(session.Closing).ConfigureAwait(false);
             nicknames = members.Select(m => (m.Nickname!, m.ConnectedAt))
                 .Concat(remote.Where(c => c.Nickname is not null && RoomNames.Key(c.Room ?? registry.DefaultRoom.Name) == key)
                     .Select(c => (c.Nickname!, c.ConnectedAt)))
@@ -354,7 +352,7 @@ internal sealed partial class ChatCommands(
             recipient.Send(line);
             return;
         }
-        if (await backplane.FindNicknameAsync(target).ConfigureAwait(false) is { } owner)
+        if (await backplane.FindNicknameAsync(target, session.Closing).ConfigureAwait(false) is { } owner)
         {
             backplane.Publish(new ClusterMessage(ClusterMessageKind.ToConnection, registry.InstanceName, owner.ConnectionId, line), owner.Instance);
             return;
@@ -376,7 +374,7 @@ internal sealed partial class ChatCommands(
             return;
         }
         var changesName = !NicknameRules.Comparer.Equals(nickname, session.Nickname);
-        if (changesName && !await backplane.TryClaimNicknameAsync(session, nickname).ConfigureAwait(false))
+        if (changesName && !await backplane.TryClaimNicknameAsync(session, nickname, session.Closing).ConfigureAwait(false))
         {
             session.Send(ServerLines.NicknameTaken(nickname));
             return;
@@ -415,7 +413,7 @@ internal sealed partial class ChatCommands(
             session.Send(ServerLines.OperTooManyFailures(wait));
             return;
         }
-        if (!SecretsEqual(password, _options.OperatorPassword!))
+        if (!Secrets.Equal(password, _options.OperatorPassword!))
         {
             var (count, delay) = operatorAttempts.Failed(address);
             LogOperRefused(session.Id, session.Nickname!, session.RemoteEndPoint?.ToString(), count, delay.TotalSeconds);
@@ -439,12 +437,6 @@ internal sealed partial class ChatCommands(
         session.Send(ServerLines.Stopping);
         shutdown.Stop($"chat operator {session.Nickname} ({session.RemoteEndPoint})");
     }
-
-    /// <summary>Constant-time comparison: hashing first hides the length as well as the content.</summary>
-    internal static bool SecretsEqual(string given, string expected) =>
-        CryptographicOperations.FixedTimeEquals(
-            SHA256.HashData(Encoding.UTF8.GetBytes(given)),
-            SHA256.HashData(Encoding.UTF8.GetBytes(expected)));
 
     [LoggerMessage(LogLevel.Information, "Client {ConnectionId} from {RemoteEndPoint} joined as {Nickname} (operator: {IsOperator})")]
     private partial void LogJoined(string connectionId, string nickname, string? remoteEndPoint, bool isOperator);

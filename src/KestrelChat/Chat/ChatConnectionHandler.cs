@@ -65,7 +65,7 @@ internal sealed partial class ChatConnectionHandler(
         {
             reason = "reset";
         }
-        catch (Exception ex) when (ex is IOException or ConnectionAbortedException or OperationCanceledException)
+        catch (Exception ex) when (PeerGone.Is(ex))
         {
             reason = "aborted";
         }
@@ -131,7 +131,7 @@ internal sealed partial class ChatConnectionHandler(
             {
                 result = await input.ReadAsync().ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is ConnectionResetException or IOException or ConnectionAbortedException)
+            catch (Exception ex) when (PeerGone.Is(ex) && ex is not OperationCanceledException)
             {
                 // The usual way a connection dies. Returned, not rethrown through ServeAsync's await: a
                 // thousand clients dropping at once (a network blip) cost one exception each, not two.

@@ -26,6 +26,7 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
     private readonly ChatMetrics _metrics;
     private readonly int _maxRooms;
     private int _named; // _byNickname.Count, for the metrics without the lock
+    private bool _closingAll;
 
     public ChatRegistry(IChatBackplane backplane, ChatMetrics metrics, IOptions<ChatOptions> options, IOptions<ChatLimitsOptions> limits)
     {
@@ -165,7 +166,9 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
             }
             _named = _byNickname.Count;
             var room = session.Room!;
-            room.Leave(session, notice: null);
+            // When the server stops, everyone leaves at once: whoever is closed first would otherwise tell the
+            // others, before their own farewell, that it left.
+            room.Leave(session, notice: null, quietly: Volatile.Read(ref _closingAll));
             CloseIfEmpty(room);
         }
         _backplane.ReleaseNickname(session, nickname);
@@ -221,9 +224,10 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
         }
     }
 
-    /// <summary>Closes every connection with <paramref name="farewell"/> as its last line.</summary>
+    /// <summary>Closes every connection with <paramref name="farewell"/> as its last line; nobody gets "left" notices from then on.</summary>
     public void CloseAll(byte[] farewell, string reason)
     {
+        Volatile.Write(ref _closingAll, true);
         foreach (var session in _connections.Values)
         {
             session.Close(farewell, reason);

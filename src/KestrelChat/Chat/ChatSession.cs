@@ -16,6 +16,7 @@ internal sealed class ChatSession
     private readonly ConnectionWriter _output;
     private readonly Action<ChatSession> _onOverflow;
     private TaskCompletionSource? _closed; // only for a flood delay that waits: most sessions never need it
+    private CancellationTokenSource? _closing; // only for a wait on another instance: most sessions never need it
     private string? _nickname;
     private Room? _room;
     private object? _closeState; // null while open; then the close reason, or ClosedWithoutReason: one atomic step
@@ -106,6 +107,27 @@ internal sealed class ChatSession
             return closed.Task;
         }
     }
+
+    /// <summary>
+    /// Cancelled when the close starts: a wait on another instance made for this client (a nickname claim,
+    /// /msg, /who in a cluster) ends with it, so the read loop never outlives its connection.
+    /// </summary>
+    public CancellationToken Closing
+    {
+        get
+        {
+            var closing = Volatile.Read(ref _closing) ?? Interlocked.CompareExchange(ref _closing, new(), null) ?? _closing;
+            if (IsClosing)
+            {
+                CancelClosing(closing); // the close may have come before this was created
+            }
+            return closing.Token;
+        }
+    }
+
+    // On the thread pool: Cancel runs the waiters' continuations inline, and Close may be called under the membership lock.
+    private static void CancelClosing(CancellationTokenSource closing) =>
+        ThreadPool.UnsafeQueueUserWorkItem(static c => c.Cancel(), closing, preferLocal: false);
 
     /// <summary>
     /// Why the server closed this session (quit, shutdown, sendq…); null while open or when the peer left
@@ -213,6 +235,10 @@ internal sealed class ChatSession
         _output.Complete(farewell);
         _connection.Transport.Input.CancelPendingRead();
         Volatile.Read(ref _closed)?.TrySetResult();
+        if (Volatile.Read(ref _closing) is { } closing)
+        {
+            CancelClosing(closing);
+        }
         return true;
     }
 
@@ -228,7 +254,7 @@ internal sealed class ChatSession
             await _output.Drained.ConfigureAwait(false);
             await TlsClose.SendCloseNotifyAsync(_connection).ConfigureAwait(false); // all is flushed; TLS only
         }
-        catch (Exception ex) when (ex is IOException or ConnectionAbortedException or ConnectionResetException or OperationCanceledException)
+        catch (Exception ex) when (PeerGone.Is(ex))
         {
             // The peer went away mid-write; nothing more to send.
         }

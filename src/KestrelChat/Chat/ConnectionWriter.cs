@@ -348,9 +348,7 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
 
     private static bool IsEnd(FlushResult result) => result.IsCompleted || result.IsCanceled;
 
-    private static bool IsPeerGone(Exception ex) =>
-        ex is IOException or ConnectionAbortedException or ConnectionResetException or OperationCanceledException
-            or ObjectDisposedException or InvalidOperationException;
+    private static bool IsPeerGone(Exception ex) => PeerGone.IsOnWrite(ex);
 }
 
 internal enum WriteResult

@@ -150,10 +150,14 @@ internal sealed class Room : IDisposable
         _presence.Joined(session.Nickname!, others);
     }
 
-    /// <summary>Removes a member; the others get <paramref name="notice"/> ("left for #dev"), or the (coalesced) leave notice.</summary>
-    internal void Leave(ChatSession session, byte[]? notice)
+    /// <summary>Removes a member; the others get <paramref name="notice"/> ("left for #dev"), or the (coalesced) leave notice unless <paramref name="quietly"/>.</summary>
+    internal void Leave(ChatSession session, byte[]? notice, bool quietly = false)
     {
         _members.Remove(session);
+        if (quietly)
+        {
+            return;
+        }
         if (notice is null)
         {
             _presence.Left(session.Nickname!, _members.Current);

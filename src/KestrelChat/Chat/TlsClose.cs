@@ -21,7 +21,7 @@ internal static class TlsClose
         {
             await tls.ShutdownAsync().ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or ConnectionAbortedException)
+        catch (Exception ex) when (PeerGone.Is(ex))
         {
             // The peer is gone already: there is nobody left to tell.
         }

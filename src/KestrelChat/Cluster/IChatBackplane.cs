@@ -20,8 +20,11 @@ internal interface IChatBackplane
     /// <summary>Where messages from other instances are delivered (the room); set once at start.</summary>
     void Attach(IClusterReceiver receiver);
 
-    /// <summary>Claims <paramref name="nickname"/> cluster-wide for <paramref name="session"/>; false if another instance holds it.</summary>
-    ValueTask<bool> TryClaimNicknameAsync(ChatSession session, string nickname);
+    /// <summary>
+    /// Claims <paramref name="nickname"/> cluster-wide for <paramref name="session"/>; false if another instance holds it.
+    /// <paramref name="cancellationToken"/>: the session's close, which ends the wait (a claim Redis made anyway expires with its TTL).
+    /// </summary>
+    ValueTask<bool> TryClaimNicknameAsync(ChatSession session, string nickname, CancellationToken cancellationToken = default);
 
     /// <summary>Gives a nickname back (on leave or rename); fire and forget.</summary>
     void ReleaseNickname(ChatSession session, string nickname);
@@ -30,10 +33,10 @@ internal interface IChatBackplane
     void Publish(ClusterMessage message, string? instance = null);
 
     /// <summary>Which instance and connection hold <paramref name="nickname"/> elsewhere; null if nobody (or only here).</summary>
-    Task<NicknameOwner?> FindNicknameAsync(string nickname);
+    Task<NicknameOwner?> FindNicknameAsync(string nickname, CancellationToken cancellationToken = default);
 
     /// <summary>The clients of the other live instances, as they last reported them.</summary>
-    Task<IReadOnlyList<ClientInfo>> GetRemoteClientsAsync();
+    Task<IReadOnlyList<ClientInfo>> GetRemoteClientsAsync(CancellationToken cancellationToken = default);
 }
 
 /// <summary>Receives what other instances published.</summary>

@@ -16,7 +16,7 @@ internal sealed class LocalBackplane(IOptions<RedisOptions> options) : IChatBack
     {
     }
 
-    public ValueTask<bool> TryClaimNicknameAsync(ChatSession session, string nickname) => ValueTask.FromResult(true);
+    public ValueTask<bool> TryClaimNicknameAsync(ChatSession session, string nickname, CancellationToken cancellationToken = default) => ValueTask.FromResult(true);
 
     public void ReleaseNickname(ChatSession session, string nickname)
     {
@@ -26,9 +26,9 @@ internal sealed class LocalBackplane(IOptions<RedisOptions> options) : IChatBack
     {
     }
 
-    public Task<NicknameOwner?> FindNicknameAsync(string nickname) => Task.FromResult<NicknameOwner?>(null);
+    public Task<NicknameOwner?> FindNicknameAsync(string nickname, CancellationToken cancellationToken = default) => Task.FromResult<NicknameOwner?>(null);
 
-    public Task<IReadOnlyList<ClientInfo>> GetRemoteClientsAsync() => Task.FromResult<IReadOnlyList<ClientInfo>>([]);
+    public Task<IReadOnlyList<ClientInfo>> GetRemoteClientsAsync(CancellationToken cancellationToken = default) => Task.FromResult<IReadOnlyList<ClientInfo>>([]);
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

@@ -104,18 +104,18 @@ internal sealed partial class RedisBackplane(
         base.Dispose();
     }
 
-    public async ValueTask<bool> TryClaimNicknameAsync(ChatSession session, string nickname)
+    public async ValueTask<bool> TryClaimNicknameAsync(ChatSession session, string nickname, CancellationToken cancellationToken = default)
     {
         var db = _redis!.GetDatabase();
         var key = NicknameKey(nickname);
         var value = ClaimValue(session, nickname);
         try
         {
-            if (await db.StringSetAsync(key, value, ClaimTtl, When.NotExists).ConfigureAwait(false))
+            if (await db.StringSetAsync(key, value, ClaimTtl, When.NotExists).WaitAsync(cancellationToken).ConfigureAwait(false))
             {
                 return true;
             }
-            return await db.StringGetAsync(key).ConfigureAwait(false) == value;
+            return await db.StringGetAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false) == value;
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {
@@ -144,11 +144,11 @@ internal sealed partial class RedisBackplane(
         }
     }
 
-    public async Task<NicknameOwner?> FindNicknameAsync(string nickname)
+    public async Task<NicknameOwner?> FindNicknameAsync(string nickname, CancellationToken cancellationToken = default)
     {
         try
         {
-            var value = (string?)await _redis!.GetDatabase().StringGetAsync(NicknameKey(nickname)).ConfigureAwait(false);
+            var value = (string?)await _redis!.GetDatabase().StringGetAsync(NicknameKey(nickname)).WaitAsync(cancellationToken).ConfigureAwait(false);
             return value?.Split('|', 3) is [var instance, var connection, var name] && instance != InstanceName
                 ? new NicknameOwner(instance, connection, name)
                 : null;
@@ -159,17 +159,17 @@ internal sealed partial class RedisBackplane(
         }
     }
 
-    public async Task<IReadOnlyList<ClientInfo>> GetRemoteClientsAsync()
+    public async Task<IReadOnlyList<ClientInfo>> GetRemoteClientsAsync(CancellationToken cancellationToken = default)
     {
         try
         {
             var db = _redis!.GetDatabase();
             var since = DateTimeOffset.UtcNow.Subtract(ClaimTtl).ToUnixTimeMilliseconds();
-            var instances = await db.SortedSetRangeByScoreAsync($"{_prefix}:instances", since).ConfigureAwait(false);
+            var instances = await db.SortedSetRangeByScoreAsync($"{_prefix}:instances", since).WaitAsync(cancellationToken).ConfigureAwait(false);
             var clients = new List<ClientInfo>();
             foreach (var instance in instances.Select(i => (string)i!).Where(i => i != InstanceName))
             {
-                foreach (var json in await db.HashValuesAsync(ClientsKey(instance)).ConfigureAwait(false))
+                foreach (var json in await db.HashValuesAsync(ClientsKey(instance)).WaitAsync(cancellationToken).ConfigureAwait(false))
                 {
                     if (JsonSerializer.Deserialize<ClientInfo>((string)json!, JsonSerializerOptions.Web) is { } client)
                     {

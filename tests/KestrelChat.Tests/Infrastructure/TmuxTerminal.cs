@@ -72,9 +72,21 @@ public sealed class TmuxTerminal : IAsyncDisposable
             }
             catch (OperationCanceledException)
             {
-                Assert.Fail($"the terminal never showed what the test waited for; it shows:\n{string.Join('\n', screen)}");
+                Assert.Fail($"the terminal never showed what the test waited for; it shows:\n{string.Join('\n', screen)}\n{Processes()}");
             }
         }
+    }
+
+    // For a failure message: is the program still running, and in what state (a hang shows as a live process).
+    private string Processes()
+    {
+        var pane = Run(["list-panes", "-t", "t", "-F", "#{pane_dead} #{pane_pid}"], check: false).Trim();
+        var pid = pane.Split(' ').LastOrDefault() ?? "";
+        var info = new ProcessStartInfo("ps", ["-o", "pid,stat,etime,args", "--ppid", pid, "-p", pid]) { RedirectStandardOutput = true };
+        using var ps = Process.Start(info);
+        var tree = ps?.StandardOutput.ReadToEnd() ?? "";
+        ps?.WaitForExit();
+        return $"pane (dead pid): {pane}\n{tree}";
     }
 
     /// <summary>The last non-empty row: where the client keeps the line being typed.</summary>
