@@ -1,4 +1,3 @@
-using System.Text.Json;
 using KestrelChat.Admin;
 using KestrelChat.Chat;
 using KestrelChat.Hosting;
@@ -171,9 +170,9 @@ internal sealed partial class RedisBackplane(
             {
                 foreach (var json in await db.HashValuesAsync(ClientsKey(instance)).WaitAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    if (JsonSerializer.Deserialize<ClientInfo>((string)json!, JsonSerializerOptions.Web) is { } client)
+                    if (ClusterClient.Deserialize((string)json!) is { } client)
                     {
-                        clients.Add(client);
+                        clients.Add(client.ToClientInfo(instance));
                     }
                 }
             }
@@ -254,7 +253,7 @@ internal sealed partial class RedisBackplane(
                 LogNicknameConflict(nickname, s.Id); // claimed elsewhere while Redis was away
             }
         });
-        var clients = sessions.Select(s => new HashEntry(s.Id, JsonSerializer.Serialize(ClientInfo.From(s, InstanceName), JsonSerializerOptions.Web))).ToArray();
+        var clients = sessions.Select(s => new HashEntry(s.Id, ClusterClient.Serialize(s))).ToArray();
         var key = ClientsKey(InstanceName);
         var tasks = new List<Task>(renewals)
         {
