@@ -39,7 +39,7 @@ internal sealed partial class ChatConnectionHandler(
         var session = new ChatSession(connection, IsOperatorByAddress(connection.RemoteEndPoint), _limits.SendQueueBytes, _onSendQueueExceeded);
         // Taken by ConnectionLimits, the listener's first middleware; freed here as soon as the client has left.
         var slot = connection.Features.Get<ConnectionSlot>();
-        metrics.Opened(session);
+        metrics.Opened();
         if (logger.IsEnabled(LogLevel.Information) && churn.ShouldLog(ConnectionChurn.Event.Opened))
         {
             LogConnected(session.Id, session.RemoteEndPoint, session.LocalEndPoint);

@@ -6,8 +6,10 @@ namespace KestrelChat.Chat;
 /// The chat's instruments on the "KestrelChat" meter (System.Diagnostics.Metrics), exported at
 /// GET /metrics and visible to `dotnet-counters monitor -n KestrelChat --counters KestrelChat`.
 /// Nothing here is on the per-delivery path: message and byte totals are read from the sessions'
-/// own counters when a collector asks (observable instruments), plus the totals of closed sessions;
-/// a session moves from one to the other under a lock, so the totals never step back.
+/// own counters when a collector asks (observable instruments) — the live sessions are the registry's,
+/// the one list of connections — plus the totals of sessions that left. A session's counts move from
+/// one to the other under this class's lock, in the same step that takes it off the registry, so the
+/// totals never step back; what it still sends after that (its farewell) is added when it closes.
 /// </summary>
 internal sealed class ChatMetrics
 {
@@ -19,7 +21,7 @@ internal sealed class ChatMetrics
     private readonly Counter<long> _floodDelays;
     private readonly Histogram<int> _fanOut;
     private readonly Lock _sync = new();
-    private readonly HashSet<ChatSession> _live = [];
+    private Func<ICollection<ChatSession>> _live = () => [];
     private readonly Totals _closedTotals = new();
 
     public ChatMetrics(IMeterFactory meterFactory)
@@ -50,34 +52,44 @@ internal sealed class ChatMetrics
 
     public Meter Meter { get; }
 
-    /// <summary>The registry's counts, read when a collector asks (the registry owns the connections and nicknames).</summary>
-    public void ObserveClients(Func<int> connected, Func<int> named)
+    /// <summary>The registry's connections and counts, read when a collector asks (the registry owns them).</summary>
+    public void ObserveClients(Func<ICollection<ChatSession>> live, Func<int> connected, Func<int> named)
     {
+        _live = live;
         Meter.CreateObservableUpDownCounter("kestrelchat.clients.connected", connected, "{client}",
             "Open chat connections, named or not.");
         Meter.CreateObservableUpDownCounter("kestrelchat.clients.named", named, "{client}",
             "Clients in the chat (with a nickname).");
     }
 
-    public void Opened(ChatSession session)
+    public void Opened() => _opened.Add(1);
+
+    /// <summary>
+    /// Takes a session off the live count: <paramref name="remove"/> (the registry's removal) runs under
+    /// the lock the totals are read under, and what the session counted so far moves to the closed totals.
+    /// </summary>
+    public void Left(ChatSession session, Action remove)
     {
         lock (_sync)
         {
-            _live.Add(session);
+            remove();
+            session.CountedAtLeave = new SessionCounts(session.BytesIn, session.BytesOut, session.MessagesIn, session.MessagesOut);
+            _closedTotals.Add(session.CountedAtLeave, sign: 1);
         }
-        _opened.Add(1);
     }
 
-    /// <summary>Counts the close (after the last byte went out) and folds the session's totals into the closed-session totals.</summary>
+    /// <summary>Counts the close (after the last byte went out) and adds what the session counted since it left.</summary>
     public void Closed(ChatSession session, string reason)
     {
         lock (_sync)
         {
-            _closedTotals.BytesIn += session.BytesIn;
-            _closedTotals.BytesOut += session.BytesOut;
-            _closedTotals.MessagesIn += session.MessagesIn;
-            _closedTotals.MessagesOut += session.MessagesOut;
-            _live.Remove(session);
+            var now = new SessionCounts(session.BytesIn, session.BytesOut, session.MessagesIn, session.MessagesOut);
+            _closedTotals.Add(now, sign: 1);
+            if (session.CountedAtLeave is { } counted)
+            {
+                _closedTotals.Add(counted, sign: -1);
+            }
+            session.CountedAtLeave = now;
         }
         _closed.Add(1, new KeyValuePair<string, object?>("reason", reason));
     }
@@ -101,7 +113,7 @@ internal sealed class ChatMetrics
         lock (_sync)
         {
             var total = closed(_closedTotals);
-            foreach (var session in _live)
+            foreach (var session in _live())
             {
                 total += live(session);
             }
@@ -111,12 +123,23 @@ internal sealed class ChatMetrics
 
     private sealed class Totals
     {
-        public long BytesIn { get; set; }
+        public long BytesIn { get; private set; }
 
-        public long BytesOut { get; set; }
+        public long BytesOut { get; private set; }
 
-        public long MessagesIn { get; set; }
+        public long MessagesIn { get; private set; }
 
-        public long MessagesOut { get; set; }
+        public long MessagesOut { get; private set; }
+
+        public void Add(SessionCounts counts, int sign)
+        {
+            BytesIn += sign * counts.BytesIn;
+            BytesOut += sign * counts.BytesOut;
+            MessagesIn += sign * counts.MessagesIn;
+            MessagesOut += sign * counts.MessagesOut;
+        }
     }
 }
+
+/// <summary>A session's counters at one moment (when it left the registry, or closed).</summary>
+internal sealed record SessionCounts(long BytesIn, long BytesOut, long MessagesIn, long MessagesOut);

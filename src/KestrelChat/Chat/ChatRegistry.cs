@@ -37,7 +37,7 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
         DefaultRoom = new Room(lobby, isDefault: true, _membership, backplane, metrics);
         _rooms.Add(DefaultRoom.Key, DefaultRoom);
         backplane.Attach(this);
-        metrics.ObserveClients(() => _connections.Count, () => Volatile.Read(ref _named));
+        metrics.ObserveClients(() => _connections.Values, () => _connections.Count, () => Volatile.Read(ref _named));
     }
 
     /// <summary>This instance's name in the cluster (GET /clients "instance").</summary>
@@ -152,7 +152,7 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
     /// <summary>Removes a closed connection; if it was a member, its room gets the leave notice.</summary>
     public void Disconnect(ChatSession session)
     {
-        _connections.TryRemove(session.Id, out _);
+        _metrics.Left(session, () => _connections.TryRemove(session.Id, out _));
         var nickname = session.Nickname;
         if (nickname is null)
         {

@@ -145,6 +145,9 @@ internal sealed class ChatSession
 
     public long QueuedBytes => _output.QueuedBytes;
 
+    /// <summary>Its counters as <see cref="ChatMetrics"/> last folded them into the totals of sessions that left.</summary>
+    internal SessionCounts? CountedAtLeave { get; set; }
+
     /// <summary>Why the output stopped when it was not the peer (an exception while draining); null normally.</summary>
     public Exception? OutputFault => _output.Fault;
 
