@@ -73,6 +73,7 @@ internal static class Program
             }
 
             Task<int> receive;
+            Task? sending = null;
             if (Terminal(options) is { } terminal)
             {
                 receive = new TerminalChat(terminal, connection).RunAsync();
@@ -81,15 +82,22 @@ internal static class Program
             {
                 receive = connection.ReceiveAsync(Console.Out, Console.Error);
 
-                // Console.In blocks a thread in ReadLine, so the send pump gets one of its own. It is never
-                // awaited: when the server closes, Main returns and the process exits even if stdin is still open.
-                _ = Task.Run(() => connection.SendInputAsync(Console.In));
+                // Console.In blocks a thread in ReadLine, so the send pump gets one of its own. It is not
+                // awaited: when the server closes, Main returns and the process exits even if stdin is still
+                // open. A failure of it is reported at the end (it cannot be the connection: that is caught inside).
+                sending = Task.Run(() => connection.SendInputAsync(Console.In));
             }
 
             var ctrlC = Task.Delay(Timeout.Infinite, interrupted.Token);
             if (await Task.WhenAny(receive, ctrlC).ConfigureAwait(false) == receive)
             {
-                return await receive.ConfigureAwait(false);
+                var code = await receive.ConfigureAwait(false);
+                if (sending is { IsFaulted: true, Exception: { } failed })
+                {
+                    await Console.Error.WriteLineAsync($"reading your input failed: {failed.GetBaseException().Message}").ConfigureAwait(false);
+                    return 1;
+                }
+                return code;
             }
 
             // Leave politely: the server answers /quit with its farewell and closes, which the receive

@@ -72,12 +72,9 @@ public sealed class RoomTests : ServerPerTest
     [Fact]
     public async Task Rooms_lists_every_room_with_its_members_and_topic_and_anyone_in_a_room_may_set_its_topic()
     {
-        await using var alice = await Server.JoinAsync("alice");
-        await using var bob = await Server.JoinAsync("bob");
-        await alice.ReadLineAsync();
-        await bob.SendLineAsync("/join #dev");
-        await bob.ReadLineAsync();
-        await alice.ReadLineAsync();
+        var (alice, bob) = await AliceInTheLobbyBobInDevAsync();
+        await using var aliceClient = alice;
+        await using var bobClient = bob;
 
         await bob.SendLineAsync("/topic");
         Assert.Equal("* #dev has no topic.", await bob.ReadLineAsync());
@@ -135,11 +132,9 @@ public sealed class RoomTests : ServerPerTest
     [Fact]
     public async Task Private_messages_cross_rooms()
     {
-        await using var alice = await Server.JoinAsync("alice");
-        await using var bob = await Server.JoinAsync("bob");
-        await alice.ReadLineAsync();
-        await bob.SendLineAsync("/join #dev");
-        await bob.ReadLineAsync();
+        var (alice, bob) = await AliceInTheLobbyBobInDevAsync();
+        await using var aliceClient = alice;
+        await using var bobClient = bob;
 
         await alice.SendLineAsync("/msg bob are you in #dev?");
 
@@ -149,12 +144,9 @@ public sealed class RoomTests : ServerPerTest
     [Fact]
     public async Task The_admin_API_lists_rooms_shows_each_clients_room_and_announces_to_one_room()
     {
-        await using var alice = await Server.JoinAsync("alice");
-        await using var bob = await Server.JoinAsync("bob");
-        await alice.ReadLineAsync();
-        await bob.SendLineAsync("/join #dev");
-        await bob.ReadLineAsync();
-        await alice.ReadLineAsync();
+        var (alice, bob) = await AliceInTheLobbyBobInDevAsync();
+        await using var aliceClient = alice;
+        await using var bobClient = bob;
         using var admin = Server.Admin();
 
         using var rooms = JsonDocument.Parse(await admin.GetStringAsync("/rooms"));
@@ -176,6 +168,18 @@ public sealed class RoomTests : ServerPerTest
         }
         await alice.SendLineAsync("/who");
         Assert.Equal("* In the chat (1): alice", await alice.ReadLineAsync()); // the announcement for #dev never reached her
+    }
+
+    /// <summary>alice and bob joined; bob moved to #dev; each has read what that showed them.</summary>
+    private async Task<(ChatTestClient Alice, ChatTestClient Bob)> AliceInTheLobbyBobInDevAsync()
+    {
+        var alice = await Server.JoinAsync("alice");
+        var bob = await Server.JoinAsync("bob");
+        Assert.Equal("* bob joined the chat.", await alice.ReadLineAsync());
+        await bob.SendLineAsync("/join #dev");
+        Assert.StartsWith("* You are in #dev now", await bob.ReadLineAsync(), StringComparison.Ordinal);
+        Assert.Equal("* bob left for #dev.", await alice.ReadLineAsync());
+        return (alice, bob);
     }
 }
 
