@@ -150,6 +150,23 @@ public sealed class OperatorToolsTests
     }
 
     [Fact]
+    public async Task Swagger_documents_rooms_the_room_of_each_client_and_the_room_of_a_broadcast()
+    {
+        await using var server = ChatServer.Start(("Admin:ApiKey", ApiKey));
+        using var anonymous = server.Admin();
+
+        var document = await anonymous.GetFromJsonAsync<JsonElement>("/swagger/v1/swagger.json");
+
+        var rooms = document.GetProperty("paths").GetProperty("/rooms").GetProperty("get");
+        Assert.Equal("Chat rooms", rooms.GetProperty("summary").GetString());
+        Assert.True(rooms.GetProperty("security")[0].TryGetProperty("ApiKey", out _));
+        var schemas = document.GetProperty("components").GetProperty("schemas");
+        Assert.True(schemas.GetProperty("RoomInfo").GetProperty("properties").TryGetProperty("members", out _));
+        Assert.True(schemas.GetProperty("ClientInfo").GetProperty("properties").TryGetProperty("room", out _));
+        Assert.True(schemas.GetProperty("BroadcastRequest").GetProperty("properties").TryGetProperty("room", out _));
+    }
+
+    [Fact]
     public async Task Swagger_lists_kick_and_broadcast_with_the_key_requirement()
     {
         await using var server = ChatServer.Start(("Admin:ApiKey", ApiKey));
