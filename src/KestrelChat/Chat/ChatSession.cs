@@ -214,7 +214,7 @@ internal sealed class ChatSession
             }
             if (!Unframed && next.Length > 0 && next[0] != (byte)'\n')
             {
-                _output.Write(ServerLines.LineEnd);
+                _output.WriteBeforeNext(ServerLines.LineEnd); // flushed with the line that follows it
             }
             _nickLineOpen = false;
         }

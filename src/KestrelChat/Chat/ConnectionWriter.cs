@@ -107,6 +107,36 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
         }
     }
 
+    /// <summary>
+    /// Writes <paramref name="bytes"/> (the LF that ends "NICK") without a flush of its own: the line
+    /// written next, at once, flushes both — one TCP segment, one TLS record.
+    /// </summary>
+    public void WriteBeforeNext(byte[] bytes)
+    {
+        lock (_sync)
+        {
+            if (_completing || _gone)
+            {
+                return;
+            }
+            if (_draining || Unframed)
+            {
+                Enqueue(bytes, 0);
+                return;
+            }
+            try
+            {
+                output.Write(bytes);
+                Count(bytes.Length, 0);
+                _unflushedBytes += bytes.Length;
+            }
+            catch (Exception ex) when (IsPeerGone(ex))
+            {
+                SetGone();
+            }
+        }
+    }
+
     /// <summary>Writes a last line past the capacity (a farewell must not be refused); nothing is accepted after it.</summary>
     public void Complete(byte[]? lastLine)
     {
