@@ -29,13 +29,8 @@ internal sealed partial class ChatCommands(
     {
         if (session.Nickname is null)
         {
-            return ChooseNicknameAsync(session, line, scope);
+            return ChooseNicknameAsync(session, line);
         }
-        if (session.OwnPrefix is { } prefix && OwnPrefixLength(line, prefix) is var length and > 0)
-        {
-            line = line[length..]; // the lesson client's "alice: " — the server adds the real one
-        }
-
         var text = line.Trim();
         if (text.Length == 0)
         {
@@ -110,39 +105,9 @@ internal sealed partial class ChatCommands(
         text.TrimEnd('!', ' ').Equals("стоп", StringComparison.OrdinalIgnoreCase)
         || text.Equals("/stop", StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>
-    /// How many characters of <paramref name="line"/> are its sender's own "nickname:" prefix, in any of the
-    /// spacings students' clients use ("alice: hi", "alice :hi", "alice : hi"); 0 when it has none.
-    /// </summary>
-    internal static int OwnPrefixLength(string line, string nickname)
-    {
-        if (!line.StartsWith(nickname, StringComparison.OrdinalIgnoreCase))
-        {
-            return 0;
-        }
-        var i = nickname.Length;
-        while (i < line.Length && line[i] == ' ')
-        {
-            i++;
-        }
-        if (i >= line.Length || line[i] != ':')
-        {
-            return 0;
-        }
-        i++;
-        return i < line.Length && line[i] == ' ' ? i + 1 : i;
-    }
-
-    private async ValueTask ChooseNicknameAsync(ChatSession session, string line, FanOutScope scope)
+    private async ValueTask ChooseNicknameAsync(ChatSession session, string line)
     {
         var problem = NicknameRules.Validate(line, out var nickname);
-        string? firstMessage = null;
-        if (problem != NicknameProblem.None && session.Unframed && SplitOwnPrefix(line) is { } split)
-        {
-            // A student's client that asked for the name before it read "NICK" never answered it: its first
-            // message ("alice: hello") says both who it is and what it says.
-            (nickname, firstMessage, problem) = (split.Nickname, split.Message, NicknameProblem.None);
-        }
         if (problem != NicknameProblem.None)
         {
             RefuseNickname(session, ServerLines.NicknameProblemLine(problem));
@@ -160,26 +125,7 @@ internal sealed partial class ChatCommands(
             RefuseNickname(session, ServerLines.NicknameTaken(nickname));
             return;
         }
-        if (session.Unframed)
-        {
-            session.OwnPrefix = nickname;
-        }
         LogJoined(session.Id, nickname, session.RemoteEndPoint?.ToString(), session.IsOperator);
-        if (!string.IsNullOrWhiteSpace(firstMessage))
-        {
-            await ExecuteAsync(session, firstMessage, scope).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>"alice: hello" → (alice, hello) when the part before the colon is a valid nickname.</summary>
-    private static (string Nickname, string Message)? SplitOwnPrefix(string line)
-    {
-        var colon = line.IndexOf(':', StringComparison.Ordinal);
-        if (colon <= 0 || NicknameRules.Validate(line[..colon], out var nickname) != NicknameProblem.None)
-        {
-            return null;
-        }
-        return (nickname, line[OwnPrefixLength(line, line[..colon].TrimEnd())..]);
     }
 
     private static void RefuseNickname(ChatSession session, byte[] problem)

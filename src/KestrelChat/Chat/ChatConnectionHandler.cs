@@ -197,14 +197,19 @@ internal sealed partial class ChatConnectionHandler(
                             session.Send(ServerLines.TextProblemLine(problem));
                             break;
                         default:
-                            // Completes synchronously (no allocation, no hop) unless another instance was asked;
-                            // then what this read fanned out so far goes out before the wait.
-                            var command = commands.ExecuteAsync(session, text, scope);
-                            if (!command.IsCompletedSuccessfully)
+                            // The lesson client's own forms (its "alice: " prefix, a first message that names it)
+                            // become plain lines here; anything else passes as it is.
+                            var unnamed = session.Nickname is null;
+                            var first = LessonClientLines.ToLines(session, text, out var then);
+                            await ExecuteAsync(session, first, scope).ConfigureAwait(false);
+                            if (unnamed)
                             {
-                                scope.FlushAll();
+                                LessonClientLines.Named(session);
                             }
-                            await command.ConfigureAwait(false);
+                            if (then is not null && !session.IsClosing)
+                            {
+                                await ExecuteAsync(session, then, scope).ConfigureAwait(false);
+                            }
                             break;
                     }
                     if (session.IsClosing)
@@ -252,6 +257,18 @@ internal sealed partial class ChatConnectionHandler(
                 return "eof";
             }
         }
+    }
+
+    // Completes synchronously (no allocation, no hop) unless another instance was asked; then what this
+    // read fanned out so far goes out before the wait.
+    private ValueTask ExecuteAsync(ChatSession session, string line, FanOutScope scope)
+    {
+        var command = commands.ExecuteAsync(session, line, scope);
+        if (!command.IsCompletedSuccessfully)
+        {
+            scope.FlushAll();
+        }
+        return command;
     }
 
     private bool IsOperatorByAddress(EndPoint? remote) =>

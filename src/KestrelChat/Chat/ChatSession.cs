@@ -80,7 +80,7 @@ internal sealed class ChatSession
 
     /// <summary>
     /// The nickname an unframed client puts before every message itself ("alice: hi", "alice :hi", "alice : hi"):
-    /// removed, since the server adds its own (<see cref="ChatCommands"/>).
+    /// removed, since the server adds its own (<see cref="LessonClientLines"/>).
     /// </summary>
     public string? OwnPrefix { get; set; }
 
