@@ -163,7 +163,11 @@ public sealed class OperatorToolsTests
         var schemas = document.GetProperty("components").GetProperty("schemas");
         Assert.True(schemas.GetProperty("RoomInfo").GetProperty("properties").TryGetProperty("members", out _));
         Assert.True(schemas.GetProperty("ClientInfo").GetProperty("properties").TryGetProperty("room", out _));
-        Assert.True(schemas.GetProperty("BroadcastRequest").GetProperty("properties").TryGetProperty("room", out _));
+        // Each field says what it means (the models' doc comments).
+        Assert.StartsWith("Only to this room's members", schemas.GetProperty("BroadcastRequest").GetProperty("properties").GetProperty("room")
+            .GetProperty("description").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("The room the client is in", schemas.GetProperty("ClientInfo").GetProperty("properties").GetProperty("room")
+            .GetProperty("description").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -16,9 +16,15 @@ internal static class SwaggerSetup
             {
                 Title = "KestrelChat admin API",
                 Version = "v1",
-                Description = "List the chat's clients, disconnect one, announce to all, and stop the server. When Admin:ApiKey is set, " +
-                    "click Authorize and enter the key.",
+                Description = "List the chat's clients and rooms, disconnect a client, announce to everyone or to one room, and stop the server. " +
+                    "When Admin:ApiKey is set, click Authorize and enter the key.",
             });
+            // The models' own doc comments (what each field of GET /clients, GET /rooms and POST /broadcast means).
+            var comments = Path.Combine(AppContext.BaseDirectory, "KestrelChat.xml");
+            if (File.Exists(comments))
+            {
+                options.IncludeXmlComments(comments);
+            }
             options.AddSecurityDefinition(ApiKeyAuthenticationHandler.SchemeName, new OpenApiSecurityScheme
             {
                 Type = SecuritySchemeType.ApiKey,

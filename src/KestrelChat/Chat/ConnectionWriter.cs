@@ -17,7 +17,7 @@ namespace KestrelChat.Chat;
 /// When a flush does not complete at once (the peer is slow and the pipe is over Kestrel's write
 /// buffer threshold), lines go by reference to a backlog bounded by bytes instead, and one drain task feeds the pipe
 /// as the socket takes it. A sender therefore never waits: a slow client only grows its own backlog
-/// until <see cref="Write"/> refuses (IRC's "SendQ exceeded"), and the session disconnects it.
+/// until <see cref="Write(ReadOnlyMemory{byte}, int, List{ConnectionWriter}?)"/> refuses (IRC's "SendQ exceeded"), and the session disconnects it.
 /// </summary>
 internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
 {
