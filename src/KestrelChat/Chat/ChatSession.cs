@@ -30,7 +30,7 @@ internal sealed class ChatSession
         var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket;
         _output = new ConnectionWriter(connection.Transport.Output, sendQueueBytes)
         {
-            Pace = socket is null ? null : bytesOut => UnframedPacing.BeforeNextMessageAsync(socket, bytesOut),
+            Pace = socket is null ? null : bytesOut => LessonClientOutput.BeforeNextMessageAsync(socket, bytesOut),
         };
         _onOverflow = onOverflow;
         IsOperator = isOperator;
@@ -265,10 +265,7 @@ internal sealed class ChatSession
         {
             if (Unframed && _connection.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket)
             {
-                // The lesson client spins on end-of-stream: let it read the last line, then reset.
-                await TcpDelivery.WaitUntilAcknowledgedAsync(socket, BytesOut, ChatShutdown.CloseFlushTimeout).ConfigureAwait(false);
-                TcpDelivery.Reset(socket);
-                _connection.Abort(new ConnectionAbortedException("closed with a reset (unframed client)"));
+                await LessonClientOutput.CloseAsync(_connection, socket, BytesOut).ConfigureAwait(false);
             }
             await output.CompleteAsync().ConfigureAwait(false);
         }

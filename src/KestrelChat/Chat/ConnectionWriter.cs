@@ -54,7 +54,7 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
     /// <summary>
     /// Awaited by the drain after each unframed message is flushed, before the next one (given the
     /// bytes written so far): two writes in a row would otherwise reach one recv() of the client
-    /// (<see cref="UnframedPacing"/>). Null: no pause (tests on a bare pipe).
+    /// (<see cref="LessonClientOutput"/>). Null: no pause (tests on a bare pipe).
     /// </summary>
     public Func<long, Task>? Pace { get; init; }
 
