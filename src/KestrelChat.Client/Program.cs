@@ -73,7 +73,6 @@ internal static class Program
             }
 
             Task<int> receive;
-            Task? sending = null;
             if (Terminal(options) is { } terminal)
             {
                 receive = new TerminalChat(terminal, connection).RunAsync();
@@ -83,21 +82,15 @@ internal static class Program
                 receive = connection.ReceiveAsync(Console.Out, Console.Error);
 
                 // Console.In blocks a thread in ReadLine, so the send pump gets one of its own. It is not
-                // awaited: when the server closes, Main returns and the process exits even if stdin is still
-                // open. A failure of it is reported at the end (it cannot be the connection: that is caught inside).
-                sending = Task.Run(() => connection.SendInputAsync(Console.In));
+                // awaited (when the server closes, Main returns and the process exits even if stdin is still
+                // open), so it never throws: SendStdinAsync reports its own failure.
+                _ = Task.Run(() => SendStdinAsync(connection));
             }
 
             var ctrlC = Task.Delay(Timeout.Infinite, interrupted.Token);
             if (await Task.WhenAny(receive, ctrlC).ConfigureAwait(false) == receive)
             {
-                var code = await receive.ConfigureAwait(false);
-                if (sending is { IsFaulted: true, Exception: { } failed })
-                {
-                    await Console.Error.WriteLineAsync($"reading your input failed: {failed.GetBaseException().Message}").ConfigureAwait(false);
-                    return 1;
-                }
-                return code;
+                return await receive.ConfigureAwait(false);
             }
 
             // Leave politely: the server answers /quit with its farewell and closes, which the receive
@@ -105,6 +98,19 @@ internal static class Program
             await connection.SendLineAsync("/quit").ConfigureAwait(false);
             await Task.WhenAny(receive, Task.Delay(QuitGrace)).ConfigureAwait(false);
             return 0;
+        }
+    }
+
+    /// <summary>Sends stdin's lines; a failure to read them (the connection's own failures are caught inside) is said on stderr.</summary>
+    private static async Task SendStdinAsync(ChatConnection connection)
+    {
+        try
+        {
+            await connection.SendInputAsync(Console.In).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            await Console.Error.WriteLineAsync($"reading your input failed: {ex.Message}").ConfigureAwait(false);
         }
     }
 

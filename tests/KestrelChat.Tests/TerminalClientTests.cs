@@ -19,14 +19,17 @@ public sealed partial class TerminalClientTests
         await bob.SendLineAsync("alice, are you there?");
         await bob.SendLineAsync("[red]not markup[/]");
 
-        var screen = await terminal.WaitForScreenAsync(s => s.Any(row => row.EndsWith("bob: [red]not markup[/]", StringComparison.Ordinal)));
-        Assert.Equal("alice> half a li", TmuxTerminal.LastRow(screen)); // what she typed is still there, whole, under the prompt
+        // The client prints a line and then redraws the prompt in several writes, so a capture may fall between
+        // them: wait for the frame as drawn. What she typed must be there, whole, under the lines that came in.
+        var screen = await terminal.WaitForScreenAsync(s => s.Any(row => row.EndsWith("bob: [red]not markup[/]", StringComparison.Ordinal))
+            && TmuxTerminal.LastRow(s) == "alice> half a li");
         Assert.Contains(screen, row => Stamped().IsMatch(row) && row.EndsWith(" bob: alice, are you there?", StringComparison.Ordinal));
 
         terminal.Type("ne");
         terminal.Press("Enter");
         Assert.Equal("alice: half a line", await bob.ReadLineAsync(TimeSpan.FromSeconds(30)));
-        screen = await terminal.WaitForScreenAsync(s => TmuxTerminal.LastRow(s) == "alice>");
+        screen = await terminal.WaitForScreenAsync(s => TmuxTerminal.LastRow(s) == "alice>"
+            && s.Any(row => row.EndsWith(" alice: half a line", StringComparison.Ordinal)));
         Assert.Contains(screen, row => Stamped().IsMatch(row) && row.EndsWith(" alice: half a line", StringComparison.Ordinal)); // her own line, shown to her
 
         // Editing keys: back over a Cyrillic letter, Ctrl+W drops a word, Left and insert.
