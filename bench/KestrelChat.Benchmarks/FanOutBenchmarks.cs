@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using BenchmarkDotNet.Attributes;
 using KestrelChat.Chat;
 using KestrelChat.Cluster;
+using KestrelChat.Codecs;
 using KestrelChat.Hosting;
 using KestrelChat.Protocol;
 using Microsoft.AspNetCore.Connections;
@@ -37,7 +38,7 @@ public class FanOutBenchmarks
             var output = new Pipe(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0));
             var input = new Pipe();
             var connection = new DefaultConnectionContext($"c{i}", new DuplexPipe(input.Reader, output.Writer), new DuplexPipe(output.Reader, input.Writer));
-            var session = new ChatSession(connection, isOperator: false, sendQueueBytes: 64 * 1024 * 1024, onOverflow: _ => { });
+            var session = new ChatSession(connection, new LineCodec(4096), isOperator: false, sendQueueBytes: 64 * 1024 * 1024, onOverflow: _ => { });
             _registry.Connect(session);
             _drains.Add(DrainAsync(output.Reader));
             _registry.TryJoin(session, $"member{i}");

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
 using KestrelChat.Chat;
+using KestrelChat.Codecs;
 using KestrelChat.Tests.Infrastructure;
 
 namespace KestrelChat.Tests;
@@ -38,7 +39,7 @@ public sealed class ConnectionWriterTests
     [Fact]
     public async Task An_unexpected_exception_in_the_drain_ends_the_output_completes_Drained_and_is_kept_for_the_log()
     {
-        var writer = new ConnectionWriter(new BrokenPipeWriter(), capacityBytes: 1024 * 1024) { Unframed = true }; // every line takes the drain
+        var writer = new ConnectionWriter(new BrokenPipeWriter(), capacityBytes: 1024 * 1024) { Framing = new LessonClientCodec(socket: null, 1024) }; // every line takes the drain
         Assert.Equal(WriteResult.Queued, writer.Write(Line("hello")));
         writer.Complete(Line("bye"));
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
 using KestrelChat.Chat;
+using KestrelChat.Codecs;
 using KestrelChat.Tests.Infrastructure;
 
 namespace KestrelChat.Tests;
@@ -84,7 +85,7 @@ public sealed class FanOutBatchTests
     {
         // A pipe that takes one flush at a time, like the lesson client's recv() between two sends.
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 1, resumeWriterThreshold: 1));
-        var recipient = new ConnectionWriter(pipe.Writer, capacityBytes: 1024 * 1024) { Unframed = true };
+        var recipient = new ConnectionWriter(pipe.Writer, capacityBytes: 1024 * 1024) { Framing = new LessonClientCodec(socket: null, 1024) };
         var batch = new FanOutBatch();
         batch.TryAdd(Line("one"));
         batch.TryAdd(Line("два"));

@@ -24,43 +24,6 @@ public sealed class LineFramerTests
         }
     }
 
-    [Fact]
-    public void Unframed_oversized_chunks_in_a_row_past_four_times_the_limit_end_the_connection_a_normal_one_resets_the_count()
-    {
-        var stream = new LineFramer(100) { Unframed = true };
-        Assert.Equal([LineResult.TooLong, LineResult.TooLong, LineResult.NoLineEnd], Read(ref stream, 150, 150, 150));
-
-        var person = new LineFramer(100) { Unframed = true };
-        Assert.Equal([LineResult.TooLong, LineResult.TooLong, LineResult.Line, LineResult.TooLong, LineResult.TooLong],
-            Read(ref person, 150, 150, 2, 150, 150));
-    }
-
-    private static List<LineResult> Read(ref LineFramer framer, params int[] chunks)
-    {
-        var results = new List<LineResult>();
-        foreach (var size in chunks)
-        {
-            var chunk = new ReadOnlySequence<byte>(Enumerable.Repeat((byte)'x', size).ToArray());
-            results.Add(framer.TryReadLine(ref chunk, out _));
-        }
-        return results;
-    }
-
-    [Fact]
-    public void Unframed_a_chunk_without_LF_is_a_message_but_half_a_character_waits_for_its_other_half()
-    {
-        var bytes = Encoding.UTF8.GetBytes("алиса: привет"); // 2-byte characters
-        var framer = new LineFramer(100) { Unframed = true };
-
-        var firstChunk = new ReadOnlySequence<byte>(bytes[..5]); // "ал" and the first byte of "и"
-        Assert.Equal(["ал"], ReadAll(ref framer, ref firstChunk));
-        Assert.Equal(1, firstChunk.Length);
-
-        var rest = Segments(firstChunk.ToArray(), bytes[5..]);
-        Assert.Equal(["иса: привет"], ReadAll(ref framer, ref rest));
-        Assert.Equal(0, rest.Length);
-    }
-
     [Theory]
     [InlineData("616263", 0)]         // abc
     [InlineData("D0B6", 0)]           // ж
@@ -71,18 +34,6 @@ public sealed class LineFramerTests
     public void The_incomplete_UTF8_tail_is_the_start_of_a_character_still_in_flight(string hex, int expected)
     {
         Assert.Equal(expected, Utf8Boundaries.IncompleteTailLength(Convert.FromHexString(hex)));
-    }
-
-    [Fact]
-    public void An_unframed_client_is_sent_at_most_1024_bytes_per_message_cut_between_characters()
-    {
-        var line = Encoding.UTF8.GetBytes("bob: " + new string('ж', 1000) + "\n"); // 2005 bytes + LF
-
-        var message = UnframedOutput.Message(line);
-
-        Assert.Equal(1023, message.Length); // 1024 would split a 'ж'
-        Assert.Equal("bob: " + new string('ж', 509), new UTF8Encoding(false, true).GetString(message));
-        Assert.Equal("hi", Encoding.UTF8.GetString(UnframedOutput.Message("hi\n"u8.ToArray())));
     }
 
     [Fact]
@@ -145,7 +96,7 @@ public sealed class LineFramerTests
         return lines;
     }
 
-    private static ReadOnlySequence<byte> Segments(params byte[][] parts)
+    internal static ReadOnlySequence<byte> Segments(params byte[][] parts)
     {
         var first = new Segment(parts[0], 0);
         var last = first;
@@ -156,7 +107,7 @@ public sealed class LineFramerTests
         return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
     }
 
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
+    internal sealed class Segment : ReadOnlySequenceSegment<byte>
     {
         public Segment(byte[] memory, long runningIndex)
         {

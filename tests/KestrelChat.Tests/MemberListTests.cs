@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using KestrelChat.Chat;
+using KestrelChat.Codecs;
 using Microsoft.AspNetCore.Connections;
 
 namespace KestrelChat.Tests;
@@ -85,7 +86,7 @@ public sealed class MemberListTests
     {
         var pipe = new Pipe();
         var connection = new DefaultConnectionContext($"c{i}", new DuplexPipe(pipe.Reader, pipe.Writer), new DuplexPipe(pipe.Reader, pipe.Writer));
-        return new ChatSession(connection, isOperator: false, sendQueueBytes: 1024 * 1024, onOverflow: _ => { });
+        return new ChatSession(connection, new LineCodec(1024), isOperator: false, sendQueueBytes: 1024 * 1024, onOverflow: _ => { });
     }
 
     private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe

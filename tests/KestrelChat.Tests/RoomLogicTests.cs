@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using System.Text;
 using KestrelChat.Chat;
+using KestrelChat.Codecs;
 using KestrelChat.Hosting;
 using KestrelChat.Protocol;
 using KestrelChat.Tests.Infrastructure;
@@ -111,7 +112,7 @@ public sealed class RoomLogicTests
         var output = new Pipe();
         var input = new Pipe();
         var connection = new DefaultConnectionContext(nickname, new DuplexPipe(input.Reader, output.Writer), new DuplexPipe(output.Reader, input.Writer));
-        var session = new ChatSession(connection, isOperator: false, new ChatLimitsOptions().SendQueueBytes, onOverflow: _ => { });
+        var session = new ChatSession(connection, new LineCodec(1024), isOperator: false, new ChatLimitsOptions().SendQueueBytes, onOverflow: _ => { });
         registry.Connect(session);
         Assert.True(registry.TryJoin(session, nickname));
         return (session, output.Reader);

@@ -130,7 +130,7 @@ internal sealed partial class ChatCommands(
 
     private static void RefuseNickname(ChatSession session, byte[] problem)
     {
-        if (session.Unframed)
+        if (!session.Codec.AsksAgainForNickname)
         {
             // The lesson client sends its nickname only in answer to "NICK" and would send the same one
             // again: tell it why and close, so its user can start it again with another name.

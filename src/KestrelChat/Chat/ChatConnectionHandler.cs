@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net;
 using System.Text;
+using KestrelChat.Codecs;
 using KestrelChat.Hosting;
 using KestrelChat.Protocol;
 using Microsoft.AspNetCore.Connections;
@@ -36,7 +37,7 @@ internal sealed partial class ChatConnectionHandler(
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
         _onSendQueueExceeded ??= s => LogSendQueueExceeded(s.Id, s.Nickname, s.QueuedBytes);
-        var session = new ChatSession(connection, IsOperatorByAddress(connection.RemoteEndPoint), _limits.SendQueueBytes, _onSendQueueExceeded);
+        var session = new ChatSession(connection, ClientCodec.For(connection, _limits.MaxLineBytes), IsOperatorByAddress(connection.RemoteEndPoint), _limits.SendQueueBytes, _onSendQueueExceeded);
         // Taken by ConnectionLimits, the listener's first middleware; freed here as soon as the client has left.
         var slot = connection.Features.Get<ConnectionSlot>();
         metrics.Opened();
@@ -118,10 +119,19 @@ internal sealed partial class ChatConnectionHandler(
     /// <summary>The read loop. Returns why it ended: "eof" (the peer closed) or the reason the server closed it.</summary>
     private async Task<string> ReadLinesAsync(ChatSession session, PipeReader input)
     {
-        var framer = new LineFramer(_limits.MaxLineBytes);
         using var nicknameTimer = new NicknameTimer(session, NicknamePromptDelay, _limits.NicknameTimeoutSeconds);
+        try
+        {
+            return await ReadLoopAsync(session, input).ConfigureAwait(false);
+        }
+        finally
+        {
+            session.Codec.Dispose();
+        }
+    }
 
-        using var unframed = new UnframedDetector(input);
+    private async Task<string> ReadLoopAsync(ChatSession session, PipeReader input)
+    {
         var flood = FloodControl.Create(_limits.MessagesPerSecond, _limits.Burst, Stopwatch.GetTimestamp());
         long unconsumed = 0;
         while (true)
@@ -139,23 +149,13 @@ internal sealed partial class ChatConnectionHandler(
             }
             var buffer = result.Buffer;
             session.CountBytesIn(buffer.Length - unconsumed);
-            if (session.Unframed && session.Nickname is not null && buffer.PositionOf((byte)'\n') is not null)
-            {
-                // The lesson client never sends an LF. One that does (a Go or Java client that named itself
-                // without one) speaks in lines after all: lines in, lines out, and a FIN at the end.
-                session.Unframed = framer.Unframed = false;
-                session.Send(ServerLines.LineEnd); // ends the last line it got without one
-            }
             if (session.IsClosing)
             {
                 input.AdvanceTo(buffer.End);
                 return session.CloseReason ?? "closed";
             }
-            if (result.IsCanceled && unframed.Fired && !session.Unframed && session.Nickname is null
-                && buffer.Length > 0 && buffer.PositionOf((byte)'\n') is null)
-            {
-                session.Unframed = framer.Unframed = true; // the lesson client: its nickname came without LF
-            }
+            session.UseCodec(session.Codec.Next(result, named: session.Nickname is not null));
+            var codec = session.Codec;
 
             var floodDelay = TimeSpan.Zero;
             var scope = FanOutScope.Rent(session); // this read's fan-out; nothing of it is kept between reads
@@ -164,14 +164,14 @@ internal sealed partial class ChatConnectionHandler(
                 while (true)
                 {
                     var unread = buffer;
-                    var found = framer.TryReadLine(ref buffer, out var line);
+                    var found = codec.TryReadLine(ref buffer, out var line);
                     if (found == LineResult.NeedMoreData)
                     {
                         break;
                     }
                     if (found == LineResult.NoLineEnd)
                     {
-                        session.Close(ServerLines.NoLineEnd(framer.NoLineEndBytes), "no line end");
+                        session.Close(ServerLines.NoLineEnd(codec.NoLineEndBytes), "no line end");
                         break;
                     }
                     if (found == LineResult.Line && flood is not null
@@ -183,7 +183,7 @@ internal sealed partial class ChatConnectionHandler(
                     session.CountMessageIn();
                     if (found == LineResult.TooLong)
                     {
-                        session.Send(ServerLines.LineTooLong(framer.MaxLineBytes));
+                        session.Send(ServerLines.LineTooLong(codec.MaxLineBytes));
                         continue;
                     }
                     var decoded = ChatText.TryDecode(line, out var text);
@@ -197,14 +197,14 @@ internal sealed partial class ChatConnectionHandler(
                             session.Send(ServerLines.TextProblemLine(problem));
                             break;
                         default:
-                            // The lesson client's own forms (its "alice: " prefix, a first message that names it)
-                            // become plain lines here; anything else passes as it is.
+                            // A codec's own forms (the lesson client's "alice: " prefix, a first message that
+                            // names it) become plain lines here; anything else passes as it is.
                             var unnamed = session.Nickname is null;
-                            var first = LessonClientLines.ToLines(session, text, out var then);
+                            var first = codec.ToLine(session.Nickname, text, out var then);
                             await ExecuteAsync(session, first, scope).ConfigureAwait(false);
                             if (unnamed)
                             {
-                                LessonClientLines.Named(session);
+                                codec.Named(session.Nickname);
                             }
                             if (then is not null && !session.IsClosing)
                             {
@@ -240,16 +240,7 @@ internal sealed partial class ChatConnectionHandler(
                 continue;
             }
 
-            // The lesson client speaks plain TCP only; over TLS its RST-after-acknowledgement close could not
-            // count the bytes on the wire, so TLS clients always speak in lines.
-            if (session.Nickname is null && !session.Unframed && !session.IsTls && buffer.Length > 0)
-            {
-                unframed.Arm(); // part of a nickname and no LF yet: the lesson client, if silence follows
-            }
-            else
-            {
-                unframed.Disarm();
-            }
+            codec.AfterRead(buffer, named: session.Nickname is not null);
             input.AdvanceTo(buffer.Start, buffer.End);
             unconsumed = buffer.Length;
             if (result.IsCompleted)

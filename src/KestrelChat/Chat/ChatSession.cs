@@ -1,4 +1,5 @@
 using System.Net;
+using KestrelChat.Codecs;
 using KestrelChat.Protocol;
 using KestrelChat.Hosting;
 using Microsoft.AspNetCore.Connections;
@@ -14,6 +15,7 @@ internal sealed class ChatSession
 {
     private readonly ConnectionContext _connection;
     private readonly ConnectionWriter _output;
+    private ClientCodec _codec;
     private readonly Action<ChatSession> _onOverflow;
     private TaskCompletionSource? _closed; // only for a flood delay that waits: most sessions never need it
     private CancellationTokenSource? _closing; // only for a wait on another instance: most sessions never need it
@@ -24,14 +26,11 @@ internal sealed class ChatSession
     private readonly Lock _nickLine = new();
     private long _bytesIn, _messagesIn;
 
-    public ChatSession(ConnectionContext connection, bool isOperator, long sendQueueBytes, Action<ChatSession> onOverflow)
+    public ChatSession(ConnectionContext connection, ClientCodec codec, bool isOperator, long sendQueueBytes, Action<ChatSession> onOverflow)
     {
         _connection = connection;
-        var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket;
-        _output = new ConnectionWriter(connection.Transport.Output, sendQueueBytes)
-        {
-            Pace = socket is null ? null : bytesOut => LessonClientOutput.BeforeNextMessageAsync(socket, bytesOut),
-        };
+        _codec = codec;
+        _output = new ConnectionWriter(connection.Transport.Output, sendQueueBytes) { Framing = codec.Output };
         _onOverflow = onOverflow;
         IsOperator = isOperator;
         RemoteEndPoint = connection.RemoteEndPoint as IPEndPoint;
@@ -69,20 +68,30 @@ internal sealed class ChatSession
     public bool IsOperator { get; set; }
 
     /// <summary>
-    /// True for the lesson's Python client: it named itself without an LF (docs/protocol.md). Its input
-    /// is read chunk by chunk, its output is one message per write without LF, and it is closed with a reset.
+    /// How this client's bytes are framed (<see cref="ClientCodec"/>): lines, or the lesson client's
+    /// messages. Changed only by the read loop, between reads (<see cref="UseCodec"/>).
     /// </summary>
-    public bool Unframed
-    {
-        get => _output.Unframed;
-        set => _output.Unframed = value;
-    }
+    public ClientCodec Codec => Volatile.Read(ref _codec);
 
     /// <summary>
-    /// The nickname an unframed client puts before every message itself ("alice: hi", "alice :hi", "alice : hi"):
-    /// removed, since the server adds its own (<see cref="LessonClientLines"/>).
+    /// Goes on with <paramref name="next"/> (a handover at a read boundary). From a codec without line ends
+    /// to one with them, the last message the client got is ended with an LF now: it reads lines from here on.
     /// </summary>
-    public string? OwnPrefix { get; set; }
+    public void UseCodec(ClientCodec next)
+    {
+        var previous = _codec;
+        if (next == previous)
+        {
+            return;
+        }
+        Volatile.Write(ref _codec, next);
+        _output.Framing = next.Output;
+        previous.Dispose();
+        if (!previous.WritesLineEnds && next.WritesLineEnds)
+        {
+            Send(ServerLines.LineEnd);
+        }
+    }
 
     /// <summary>This member's slot in the room's MemberList; -1 when not a member. Changed under the room's lock.</summary>
     internal int MemberSlot { get; set; } = -1;
@@ -200,8 +209,8 @@ internal sealed class ChatSession
     /// <summary>
     /// "NICK" has no LF (the lesson's client wants it alone), so whatever comes next to a line client
     /// (its welcome, an announcement, a shutdown) starts with one: a program reading lines reads
-    /// "NICK" and then the welcome, never "NICK* Welcome…". The unframed client gets none: it reads
-    /// each write as one message. The flag is cleared only after the LF is written, so a sender that
+    /// "NICK" and then the welcome, never "NICK* Welcome…". A codec without line ends (the lesson
+    /// client's) gets none: it reads each write as one message. The flag is cleared only after the LF is written, so a sender that
     /// sees it cleared outside the lock cannot get its line in ahead of the LF.
     /// </summary>
     private void EndNickLine(ReadOnlySpan<byte> next)
@@ -212,7 +221,7 @@ internal sealed class ChatSession
             {
                 return;
             }
-            if (!Unframed && next.Length > 0 && next[0] != (byte)'\n')
+            if (Codec.WritesLineEnds && next.Length > 0 && next[0] != (byte)'\n')
             {
                 _output.WriteBeforeNext(ServerLines.LineEnd); // flushed with the line that follows it
             }
@@ -247,15 +256,14 @@ internal sealed class ChatSession
 
     /// <summary>
     /// Once the session is closing: waits until its last line is flushed (or the peer is gone), then
-    /// completes the output (FIN; TLS sends close_notify first; an unframed client gets RST).
+    /// ends the connection as its codec does (FIN; close_notify over TLS; a reset for the lesson client).
     /// </summary>
     public async Task FinishOutputAsync()
     {
-        var output = _connection.Transport.Output;
         try
         {
             await _output.Drained.ConfigureAwait(false);
-            await TlsClose.SendCloseNotifyAsync(_connection).ConfigureAwait(false); // all is flushed; TLS only
+            await Codec.CloseAsync(_connection, BytesOut).ConfigureAwait(false);
         }
         catch (Exception ex) when (PeerGone.Is(ex))
         {
@@ -263,11 +271,7 @@ internal sealed class ChatSession
         }
         finally
         {
-            if (Unframed && _connection.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket)
-            {
-                await LessonClientOutput.CloseAsync(_connection, socket, BytesOut).ConfigureAwait(false);
-            }
-            await output.CompleteAsync().ConfigureAwait(false);
+            await _connection.Transport.Output.CompleteAsync().ConfigureAwait(false);
         }
     }
 

@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using KestrelChat.Protocol;
+using KestrelChat.Codecs;
 using Microsoft.AspNetCore.Connections;
 
 namespace KestrelChat.Chat;
@@ -34,7 +34,7 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
 
     private readonly Lock _sync = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Queue<Chunk>? _backlog; // senders add here; only for a client that fell behind (or an unframed one)
+    private Queue<Chunk>? _backlog; // senders add here; only for a client that fell behind (or one with a framing)
     private Queue<Chunk>? _batch;   // the drain's: taken from the backlog in one swap, copied into the pipe outside the lock
     private long _backlogBytes;      // both queues
     private bool _draining;   // a drain task owns the pipe; new lines go to the backlog
@@ -44,19 +44,24 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
     private int _unflushedBytes;
     private long _bytesOut, _messagesOut;
     private Exception? _fault;
+    private IMessageFraming? _framing;
 
     /// <summary>
-    /// The lesson's client (docs/protocol.md): each message is written and flushed on its own, without
-    /// its LF, so that each recv() of the client gets one message. Such lines always take the backlog.
+    /// Null: lines go into the pipe as they are. Otherwise the codec's shape (the lesson client: one message
+    /// per write, without LF, paced): every line takes the backlog, and the drain writes and flushes them one
+    /// by one. Set by the session when its codec changes.
     /// </summary>
-    public bool Unframed { get; set; }
-
-    /// <summary>
-    /// Awaited by the drain after each unframed message is flushed, before the next one (given the
-    /// bytes written so far): two writes in a row would otherwise reach one recv() of the client
-    /// (<see cref="LessonClientOutput"/>). Null: no pause (tests on a bare pipe).
-    /// </summary>
-    public Func<long, Task>? Pace { get; init; }
+    public IMessageFraming? Framing
+    {
+        get => Volatile.Read(ref _framing);
+        set
+        {
+            lock (_sync)
+            {
+                _framing = value;
+            }
+        }
+    }
 
     /// <summary>Bytes waiting in the backlog (not yet in the pipe).</summary>
     public long QueuedBytes => Interlocked.Read(ref _backlogBytes);
@@ -93,7 +98,7 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
             {
                 return WriteResult.Closed;
             }
-            if (!_draining && !Unframed)
+            if (!_draining && _framing is null)
             {
                 WriteToPipe(bytes.Span, lines, deferFlushTo);
                 return WriteResult.Written;
@@ -119,7 +124,7 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
             {
                 return;
             }
-            if (_draining || Unframed)
+            if (_draining || _framing is not null)
             {
                 Enqueue(bytes, 0);
                 return;
@@ -225,9 +230,9 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
     private void Enqueue(ReadOnlyMemory<byte> bytes, int lines)
     {
         var backlog = _backlog ??= new Queue<Chunk>();
-        if (Unframed && lines > 1)
+        if (_framing is not null && lines > 1)
         {
-            // The lesson client gets one message per recv(): split a sender's batch into its lines.
+            // One message per line: split a sender's batch into its lines.
             var rest = bytes;
             while (rest.Length > 0)
             {
@@ -294,15 +299,15 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
                         }
                         batch = _batch;
                     }
-                    var unframed = WriteBatch(batch);
+                    var framing = WriteBatch(batch);
                     // Only this task writes to the pipe while _draining, so the flush needs no lock.
                     if (IsEnd(await output.FlushAsync().ConfigureAwait(false)))
                     {
                         break;
                     }
-                    if (unframed && Pace is { } pace)
+                    if (framing is not null)
                     {
-                        await pace(BytesOut).ConfigureAwait(false);
+                        await framing.AfterMessageAsync(BytesOut).ConfigureAwait(false);
                     }
                 }
             }
@@ -328,18 +333,16 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
         }
     }
 
-    // Drain only, outside the lock: copies up to MaxBatchBytes (unframed: one message, without its LF)
-    // into the pipe. True when it wrote an unframed message.
-    private bool WriteBatch(Queue<Chunk> backlog)
+    // Drain only, outside the lock: copies up to MaxBatchBytes into the pipe, or with a codec's framing
+    // one message, which it returns (the next waits for it).
+    private IMessageFraming? WriteBatch(Queue<Chunk> backlog)
     {
-        if (Unframed)
+        if (Framing is { } framing)
         {
             var line = backlog.Dequeue();
             Interlocked.Add(ref _backlogBytes, -line.Bytes.Length);
-            var message = UnframedOutput.Message(line.Bytes.Span);
-            output.Write(message);
-            Count(message.Length, 1);
-            return true;
+            Count(framing.Write(line.Bytes.Span, output), 1);
+            return framing;
         }
         var bytes = 0;
         var messages = 0;
@@ -351,7 +354,7 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
         }
         Interlocked.Add(ref _backlogBytes, -bytes);
         Count(bytes, messages);
-        return false;
+        return null;
     }
 
     private void Count(int bytes, int messages)
@@ -386,7 +389,7 @@ internal enum WriteResult
     /// <summary>Copied into the pipe.</summary>
     Written,
 
-    /// <summary>Kept by reference in the backlog (the client is behind, or unframed).</summary>
+    /// <summary>Kept by reference in the backlog (the client is behind, or its codec frames each message).</summary>
     Queued,
 
     /// <summary>Refused: the backlog would pass its capacity (SendQ exceeded).</summary>

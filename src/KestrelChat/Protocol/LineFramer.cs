@@ -15,13 +15,6 @@ internal struct LineFramer(int maxLineBytes)
 
     public readonly int MaxLineBytes { get; } = maxLineBytes;
 
-    /// <summary>
-    /// The lesson's Python client sends each message in its own send() with no LF; once a
-    /// connection is known to be such a client, whatever has arrived is a message even without an
-    /// LF (only a UTF-8 character cut in two by TCP waits for its other half).
-    /// </summary>
-    public bool Unframed { get; set; }
-
     /// <summary>Bytes without any LF after which the peer is not chatting: 4 × <see cref="MaxLineBytes"/>.</summary>
     public readonly long NoLineEndBytes => 4L * MaxLineBytes;
 
@@ -54,10 +47,6 @@ internal struct LineFramer(int maxLineBytes)
 
         if (!reader.TryReadTo(out line, (byte)'\n'))
         {
-            if (Unframed)
-            {
-                return TakeChunk(ref buffer, out line);
-            }
             // +1: the CR of a CRLF line may already be here while its LF is still in flight.
             if (buffer.Length <= MaxLineBytes + 1)
             {
@@ -78,33 +67,7 @@ internal struct LineFramer(int maxLineBytes)
         return line.Length > MaxLineBytes ? LineResult.TooLong : LineResult.Line;
     }
 
-    /// <summary>
-    /// The lesson client never sends LF, so its bound is on chunks: one over the limit is refused, and
-    /// oversized chunks in a row past 4 × the limit (a stream, not a person) end the connection.
-    /// </summary>
-    private LineResult TakeChunk(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> line)
-    {
-        var complete = buffer.Length - Utf8Boundaries.IncompleteTailLength(buffer);
-        line = buffer.Slice(0, complete);
-        if (complete == 0)
-        {
-            return LineResult.NeedMoreData;
-        }
-        buffer = buffer.Slice(complete);
-        if (EndsWithCr(line))
-        {
-            line = line.Slice(0, line.Length - 1);
-        }
-        if (line.Length <= MaxLineBytes)
-        {
-            _skippedBytes = 0;
-            return LineResult.Line;
-        }
-        _skippedBytes += line.Length;
-        return _skippedBytes > NoLineEndBytes ? LineResult.NoLineEnd : LineResult.TooLong;
-    }
-
-    private static bool EndsWithCr(in ReadOnlySequence<byte> line)
+    internal static bool EndsWithCr(in ReadOnlySequence<byte> line)
     {
         if (line.IsSingleSegment)
         {

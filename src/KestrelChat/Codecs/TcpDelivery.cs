@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace KestrelChat.Chat;
+namespace KestrelChat.Codecs;
 
 /// <summary>
 /// Ending a connection with a reset (RST) instead of FIN, once the peer has what it was sent.
