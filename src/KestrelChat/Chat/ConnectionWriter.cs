@@ -34,8 +34,8 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
 
     private readonly Lock _sync = new();
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Queue<Chunk>? _backlog; // senders add here; only for a client that fell behind (or one with a framing)
-    private Queue<Chunk>? _batch;   // the drain's: taken from the backlog in one swap, copied into the pipe outside the lock
+    private ChunkQueue? _backlog; // senders add here; only for a client that fell behind (or one with a framing)
+    private ChunkQueue? _batch;   // the drain's: taken from the backlog in one swap, copied into the pipe outside the lock
     private long _backlogBytes;      // both queues
     private bool _draining;   // a drain task owns the pipe; new lines go to the backlog
     private bool _completing; // Complete() was called: the farewell is the last line
@@ -159,7 +159,7 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
             }
             if (lastLine is not null)
             {
-                (_backlog ??= new Queue<Chunk>()).Enqueue(new Chunk(lastLine, 1));
+                (_backlog ??= new ChunkQueue()).Enqueue(new Chunk(lastLine, 1));
                 Interlocked.Add(ref _backlogBytes, lastLine.Length);
             }
             StartDrain(pendingFlush: null);
@@ -229,7 +229,7 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
 
     private void Enqueue(ReadOnlyMemory<byte> bytes, int lines)
     {
-        var backlog = _backlog ??= new Queue<Chunk>();
+        var backlog = _backlog ??= new ChunkQueue();
         if (_framing is not null && lines > 1)
         {
             // One message per line: split a sender's batch into its lines.
@@ -280,7 +280,7 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
             {
                 while (true)
                 {
-                    Queue<Chunk> batch;
+                    ChunkQueue batch;
                     lock (_sync)
                     {
                         if (_batch is not { Count: > 0 })
@@ -291,7 +291,9 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
                                 {
                                     break;
                                 }
-                                _draining = false; // caught up: back to direct writes
+                                _backlog?.Clear(); // caught up: back to direct writes, holding no segment
+                                _batch?.Clear();
+                                _draining = false;
                                 caughtUp = true;
                                 return;
                             }
@@ -335,7 +337,7 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
 
     // Drain only, outside the lock: copies up to MaxBatchBytes into the pipe, or with a codec's framing
     // one message, which it returns (the next waits for it).
-    private IMessageFraming? WriteBatch(Queue<Chunk> backlog)
+    private IMessageFraming? WriteBatch(ChunkQueue backlog)
     {
         if (Framing is { } framing)
         {
@@ -378,6 +380,80 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
 
     /// <summary>Whole lines waiting in the backlog: one line, or a sender's batch of them.</summary>
     private readonly record struct Chunk(ReadOnlyMemory<byte> Bytes, int Lines);
+
+    /// <summary>
+    /// The backlog's FIFO, in segments of <see cref="SegmentSize"/> chunks: it grows without copying and never
+    /// into the large-object heap. When 5,000 clients talk at once every sender's read is one line, and a
+    /// reader that is behind queues one chunk per line — 5,000 of them; a <see cref="Queue{T}"/> doubled its
+    /// array to get there, copying and zeroing twice what it held.
+    /// </summary>
+    private sealed class ChunkQueue
+    {
+        private const int SegmentSize = 256;
+        private Segment? _head, _tail;
+        private int _headIndex, _tailIndex;
+
+        public int Count { get; private set; }
+
+        public void Enqueue(Chunk chunk)
+        {
+            if (_tail is null || _tailIndex == SegmentSize)
+            {
+                var segment = new Segment();
+                if (_tail is null)
+                {
+                    _head = segment;
+                }
+                else
+                {
+                    _tail.Next = segment;
+                }
+                _tail = segment;
+                _tailIndex = 0;
+            }
+            _tail.Items[_tailIndex++] = chunk;
+            Count++;
+        }
+
+        public bool TryDequeue(out Chunk chunk)
+        {
+            if (Count == 0)
+            {
+                chunk = default;
+                return false;
+            }
+            if (_headIndex == SegmentSize)
+            {
+                _head = _head!.Next;
+                _headIndex = 0;
+            }
+            chunk = _head!.Items[_headIndex];
+            _head.Items[_headIndex++] = default; // the sender's arena is not kept alive by a written line
+            if (--Count == 0)
+            {
+                _tail = _head; // empty: start over in the same segment
+                _head.Next = null;
+                _headIndex = _tailIndex = 0;
+            }
+            return true;
+        }
+
+        public Chunk Dequeue() => TryDequeue(out var chunk) ? chunk : throw new InvalidOperationException("The backlog is empty.");
+
+        /// <summary>Drops everything, segments included.</summary>
+        public void Clear()
+        {
+            _head = _tail = null;
+            _headIndex = _tailIndex = 0;
+            Count = 0;
+        }
+
+        private sealed class Segment
+        {
+            public readonly Chunk[] Items = new Chunk[SegmentSize];
+            public Segment? Next;
+        }
+    }
 
     private static bool IsEnd(FlushResult result) => result.IsCompleted || result.IsCanceled;
 
