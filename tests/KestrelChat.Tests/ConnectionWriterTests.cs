@@ -136,6 +136,97 @@ public sealed class ConnectionWriterTests
     }
 
     /// <summary>Like Kestrel's transport: flushes wait once more than a few KB are unsent.</summary>
+    [Fact]
+    public async Task The_line_NICK_leaves_open_is_ended_before_the_next_line_whether_the_client_keeps_up_or_is_behind_or_it_is_the_farewell()
+    {
+        var keepsUp = new Pipe();
+        var writer = new ConnectionWriter(keepsUp.Writer, capacityBytes: 1024 * 1024);
+        writer.WriteOpenLine("NICK"u8.ToArray());
+        writer.Write(Line("* Welcome, alice!"));
+        writer.Write(Line("next"));
+        writer.Complete(null);
+        Assert.Equal(["NICK", "* Welcome, alice!", "next"], await PipeLines.ReadLinesAsync(keepsUp.Reader, until: "next", Deadline));
+
+        var behind = SmallPipe();
+        writer = new ConnectionWriter(behind.Writer, capacityBytes: 1024 * 1024);
+        writer.WriteOpenLine("NICK"u8.ToArray());
+        var filler = new string('x', 4000); // over the pipe's threshold: what follows takes the backlog
+        writer.Write(Line(filler)); // a line of its own, not "NICKxxx…"
+        writer.Complete(Line("bye"));
+        Assert.Equal(["NICK", filler, "bye"], await PipeLines.ReadLinesAsync(behind.Reader, until: "bye", Deadline));
+
+        var farewell = new Pipe();
+        writer = new ConnectionWriter(farewell.Writer, capacityBytes: 1024 * 1024);
+        writer.WriteOpenLine("NICK"u8.ToArray());
+        writer.Complete(Line("* The server is shutting down."));
+        Assert.Equal(["NICK", "* The server is shutting down."], await PipeLines.ReadLinesAsync(farewell.Reader, until: "* The server is shutting down.", Deadline));
+    }
+
+    [Fact]
+    public async Task A_line_that_starts_with_its_own_LF_or_a_client_with_a_framing_gets_no_extra_LF()
+    {
+        var pipe = new Pipe();
+        var writer = new ConnectionWriter(pipe.Writer, capacityBytes: 1024 * 1024);
+        writer.WriteOpenLine("NICK"u8.ToArray());
+        writer.Write(Encoding.UTF8.GetBytes("\n* Please type a nickname.\n"));
+        writer.Complete(null);
+        await writer.Drained.WaitAsync(Deadline);
+        Assert.Equal("NICK\n* Please type a nickname.\n", await ReadAllAsync(pipe.Reader));
+
+        var lesson = new Pipe();
+        writer = new ConnectionWriter(lesson.Writer, capacityBytes: 1024 * 1024) { Framing = new LessonClientCodec(socket: null, 1024) };
+        writer.WriteOpenLine("NICK"u8.ToArray());
+        writer.Write(Line("* Welcome, bob!"));
+        writer.Complete(null);
+        await writer.Drained.WaitAsync(Deadline);
+        Assert.Equal("NICK* Welcome, bob!", await ReadAllAsync(lesson.Reader)); // two messages; it reads each on its own
+    }
+
+    [Fact]
+    public async Task Senders_racing_to_a_client_still_at_NICK_each_get_a_whole_line_after_it()
+    {
+        // An announcement racing the shutdown notice to a client that has not typed yet: both decide about the
+        // open line under the writer's lock, so neither can arrive as "NICK* Announcement: …".
+        for (var trial = 0; trial < 500; trial++)
+        {
+            var pipe = new Pipe();
+            var writer = new ConnectionWriter(pipe.Writer, capacityBytes: 1024 * 1024);
+            writer.WriteOpenLine("NICK"u8.ToArray());
+            using var start = new Barrier(2);
+            var announce = Task.Run(() =>
+            {
+                start.SignalAndWait();
+                writer.Write(Line("* Announcement: maintenance"));
+            });
+            var shutdown = Task.Run(() =>
+            {
+                start.SignalAndWait();
+                writer.Complete(Line("* The server is shutting down."));
+            });
+            await Task.WhenAll(announce, shutdown).WaitAsync(Deadline);
+            await writer.Drained.WaitAsync(Deadline);
+
+            var lines = (await ReadAllAsync(pipe.Reader)).Split('\n');
+            Assert.Equal("NICK", lines[0]);
+            Assert.All(lines.Skip(1).Where(l => l.Length > 0), l => Assert.StartsWith("* ", l));
+        }
+    }
+
+    private static async Task<string> ReadAllAsync(PipeReader reader)
+    {
+        var text = new StringBuilder();
+        while (reader.TryRead(out var result))
+        {
+            text.Append(Encoding.UTF8.GetString(result.Buffer.ToArray()));
+            reader.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted || result.Buffer.IsEmpty)
+            {
+                break;
+            }
+        }
+        return text.ToString();
+    }
+
     private static Pipe SmallPipe() => new(new PipeOptions(pauseWriterThreshold: 2048, resumeWriterThreshold: 1024));
 
     private static byte[] Line(string text) => Encoding.UTF8.GetBytes(text + "\n");

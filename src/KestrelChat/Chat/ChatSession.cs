@@ -22,8 +22,6 @@ internal sealed class ChatSession
     private string? _nickname;
     private Room? _room;
     private object? _closeState; // null while open; then the close reason, or ClosedWithoutReason: one atomic step
-    private volatile bool _nickLineOpen;
-    private readonly Lock _nickLine = new();
     private long _bytesIn, _messagesIn;
 
     public ChatSession(ConnectionContext connection, ClientCodec codec, bool isOperator, long sendQueueBytes, Action<ChatSession> onOverflow)
@@ -165,11 +163,7 @@ internal sealed class ChatSession
     public void CountMessageIn() => Interlocked.Increment(ref _messagesIn);
 
     /// <summary>Sends the bare "NICK" greeting; the next line, if the client has typed nothing yet, starts on a new line.</summary>
-    public void Greet()
-    {
-        _nickLineOpen = true;
-        Write(ServerLines.NickGreeting, 1, deferFlushTo: null); // the prompt itself leaves the line open
-    }
+    public void Greet() => _output.WriteOpenLine(ServerLines.NickGreeting);
 
     /// <summary>Writes a line to this client. Never blocks; a client whose backlog overflows is disconnected.</summary>
     public void Send(byte[] line) => Send(line, 1, deferFlushTo: null);
@@ -188,15 +182,6 @@ internal sealed class ChatSession
 
     private WriteResult Send(ReadOnlyMemory<byte> bytes, int lines, List<ConnectionWriter>? deferFlushTo)
     {
-        if (_nickLineOpen)
-        {
-            EndNickLine(bytes.Span);
-        }
-        return Write(bytes, lines, deferFlushTo);
-    }
-
-    private WriteResult Write(ReadOnlyMemory<byte> bytes, int lines, List<ConnectionWriter>? deferFlushTo)
-    {
         var result = _output.Write(bytes, lines, deferFlushTo);
         // Two senders may overflow the same backlog at once: only the one that closes the session reports it.
         if (result == WriteResult.Overflow && Close(ServerLines.SendQueueExceeded, "sendq"))
@@ -204,29 +189,6 @@ internal sealed class ChatSession
             _onOverflow(this);
         }
         return result;
-    }
-
-    /// <summary>
-    /// "NICK" has no LF (the lesson's client wants it alone), so whatever comes next to a line client
-    /// (its welcome, an announcement, a shutdown) starts with one: a program reading lines reads
-    /// "NICK" and then the welcome, never "NICK* Welcome…". A codec without line ends (the lesson
-    /// client's) gets none: it reads each write as one message. The flag is cleared only after the LF is written, so a sender that
-    /// sees it cleared outside the lock cannot get its line in ahead of the LF.
-    /// </summary>
-    private void EndNickLine(ReadOnlySpan<byte> next)
-    {
-        lock (_nickLine)
-        {
-            if (!_nickLineOpen)
-            {
-                return;
-            }
-            if (Codec.WritesLineEnds && next.Length > 0 && next[0] != (byte)'\n')
-            {
-                _output.WriteBeforeNext(ServerLines.LineEnd); // flushed with the line that follows it
-            }
-            _nickLineOpen = false;
-        }
     }
 
     /// <summary>
@@ -239,10 +201,6 @@ internal sealed class ChatSession
         if (Interlocked.CompareExchange(ref _closeState, reason ?? ClosedWithoutReason, null) is not null)
         {
             return false;
-        }
-        if (farewell is not null && _nickLineOpen)
-        {
-            EndNickLine(farewell);
         }
         _output.Complete(farewell);
         _connection.Transport.Input.CancelPendingRead();

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using KestrelChat.Codecs;
+using KestrelChat.Protocol;
 using Microsoft.AspNetCore.Connections;
 
 namespace KestrelChat.Chat;
@@ -41,6 +42,7 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
     private bool _completing; // Complete() was called: the farewell is the last line
     private bool _gone;       // the transport stopped taking bytes (peer gone, aborted)
     private bool _flushDeferred; // unflushed bytes in the pipe; a fan-out's FlushDeferred will flush them
+    private bool _lineOpen;   // the last bytes written ("NICK") left a line open: the next write starts with LF
     private int _unflushedBytes;
     private long _bytesOut, _messagesOut;
     private Exception? _fault;
@@ -94,50 +96,47 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
     {
         lock (_sync)
         {
-            if (_completing || _gone)
-            {
-                return WriteResult.Closed;
-            }
-            if (!_draining && _framing is null)
-            {
-                WriteToPipe(bytes.Span, lines, deferFlushTo);
-                return WriteResult.Written;
-            }
-            if (Interlocked.Read(ref _backlogBytes) + bytes.Length > capacityBytes)
-            {
-                return WriteResult.Overflow;
-            }
-            Enqueue(bytes, lines);
-            return WriteResult.Queued;
+            return WriteLocked(bytes, lines, deferFlushTo);
         }
     }
 
+    // Under _sync.
+    private WriteResult WriteLocked(ReadOnlyMemory<byte> bytes, int lines, List<ConnectionWriter>? deferFlushTo)
+    {
+        if (_completing || _gone)
+        {
+            return WriteResult.Closed;
+        }
+        if (_lineOpen)
+        {
+            EndOpenLine(bytes.Span);
+        }
+        if (!_draining && _framing is null)
+        {
+            WriteToPipe(bytes.Span, lines, deferFlushTo);
+            return WriteResult.Written;
+        }
+        if (Interlocked.Read(ref _backlogBytes) + bytes.Length > capacityBytes)
+        {
+            return WriteResult.Overflow;
+        }
+        Enqueue(bytes, lines);
+        return WriteResult.Queued;
+    }
+
     /// <summary>
-    /// Writes <paramref name="bytes"/> (the LF that ends "NICK") without a flush of its own: the line
-    /// written next, at once, flushes both — one TCP segment, one TLS record.
+    /// Writes <paramref name="bytes"/> ("NICK", which has no LF: the lesson's client wants it alone) and leaves
+    /// the line open: whatever is written next starts with an LF, so a program reading lines reads "NICK" and
+    /// then the welcome, never "NICK* Welcome…". Decided under this writer's lock, with the write that follows,
+    /// so no sender can get its line in between. With a framing (messages, not lines) no LF is added.
     /// </summary>
-    public void WriteBeforeNext(byte[] bytes)
+    public void WriteOpenLine(byte[] bytes)
     {
         lock (_sync)
         {
-            if (_completing || _gone)
+            if (WriteLocked(bytes, 1, deferFlushTo: null) is WriteResult.Written or WriteResult.Queued)
             {
-                return;
-            }
-            if (_draining || _framing is not null)
-            {
-                Enqueue(bytes, 0);
-                return;
-            }
-            try
-            {
-                output.Write(bytes);
-                Count(bytes.Length, 0);
-                _unflushedBytes += bytes.Length;
-            }
-            catch (Exception ex) when (IsPeerGone(ex))
-            {
-                SetGone();
+                _lineOpen = true;
             }
         }
     }
@@ -159,6 +158,10 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
             }
             if (lastLine is not null)
             {
+                if (_lineOpen)
+                {
+                    EndOpenLine(lastLine);
+                }
                 (_backlog ??= new ChunkQueue()).Enqueue(new Chunk(lastLine, 1));
                 Interlocked.Add(ref _backlogBytes, lastLine.Length);
             }
@@ -176,6 +179,31 @@ internal sealed class ConnectionWriter(PipeWriter output, long capacityBytes)
                 FlushLocked();
             }
             _flushDeferred = false;
+        }
+    }
+
+    // Under _sync: the LF that ends the open line goes before the next bytes, flushed with them.
+    private void EndOpenLine(ReadOnlySpan<byte> next)
+    {
+        _lineOpen = false;
+        if (_framing is not null || next.IsEmpty || next[0] == (byte)'\n')
+        {
+            return;
+        }
+        if (_draining)
+        {
+            Enqueue(ServerLines.LineEnd, 0);
+            return;
+        }
+        try
+        {
+            output.Write(ServerLines.LineEnd);
+            Count(ServerLines.LineEnd.Length, 0);
+            _unflushedBytes += ServerLines.LineEnd.Length;
+        }
+        catch (Exception ex) when (IsPeerGone(ex))
+        {
+            SetGone();
         }
     }
 
