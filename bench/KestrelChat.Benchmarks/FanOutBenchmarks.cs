@@ -4,10 +4,12 @@ using BenchmarkDotNet.Attributes;
 using KestrelChat.Chat;
 using KestrelChat.Cluster;
 using KestrelChat.Codecs;
+using KestrelChat.History;
 using KestrelChat.Hosting;
 using KestrelChat.Protocol;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace KestrelChat.Benchmarks;
@@ -32,6 +34,7 @@ public class FanOutBenchmarks
     {
         _registry = new ChatRegistry(new LocalBackplane(Options.Create(new RedisOptions())),
             new ChatMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>()),
+            new ChatHistory(Options.Create(new HistoryOptions { Enabled = false }), TimeProvider.System, store: null, NullLogger<ChatHistory>.Instance),
             Options.Create(new ChatOptions()), Options.Create(new ChatLimitsOptions()));
         for (var i = 0; i < Members; i++)
         {

@@ -2,6 +2,7 @@ using System.Globalization;
 using KestrelChat.Admin;
 using KestrelChat.Chat;
 using KestrelChat.Cluster;
+using KestrelChat.History;
 using KestrelChat.Hosting;
 using Microsoft.Extensions.Options;
 using Serilog;
@@ -50,14 +51,15 @@ builder.Services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValida
 // Chat idle connections must not hold the stop up: each closes within CloseFlushTimeout.
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(4));
 
+builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddChatBackplane();
+builder.Services.AddChatHistory();
 builder.Services.AddSingleton<ChatRegistry>();
 builder.Services.AddSingleton(services => DescriptorBudget.Measure(
     services.GetRequiredService<IOptions<ChatLimitsOptions>>().Value.MaxConnections, services.GetRequiredService<IOptions<AdminOptions>>().Value.MaxConnections));
 builder.Services.AddSingleton<ConnectionLimits>();
 builder.Services.AddSingleton<ChatMetrics>();
 builder.Services.AddSingleton<ChatCommands>();
-builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<OperatorAttempts>();
 builder.Services.AddSingleton<ConnectionChurn>();
 builder.Services.AddSingleton<ChatShutdown>();

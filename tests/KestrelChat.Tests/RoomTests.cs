@@ -83,6 +83,9 @@ public sealed class RoomTests : ServerPerTest
         await alice.SendLineAsync("/join #dev");
         Assert.Equal("* You are in #dev now: 2 here (you included).", await alice.ReadLineAsync());
         Assert.Equal("* Topic: release on Friday", await alice.ReadLineAsync());
+        Assert.Equal("* Last message in #dev:", await alice.ReadLineAsync()); // who set it, and when
+        Assert.Matches(@"^\[\d\d:\d\d\] \* bob set the topic: release on Friday$", await alice.ReadLineAsync());
+        Assert.Equal("* End of history.", await alice.ReadLineAsync());
         await alice.SendLineAsync("/topic");
         Assert.Equal("* Topic of #dev: release on Friday", await alice.ReadLineAsync());
 

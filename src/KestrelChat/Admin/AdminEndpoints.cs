@@ -73,6 +73,7 @@ internal static class AdminEndpoints
             .WithDescription("Returns 202, then every chat client gets a shutdown notice and the process exits with code 0.");
 
         api.MapOperatorEndpoints();
+        api.MapHistoryEndpoints();
         return app;
     }
 }

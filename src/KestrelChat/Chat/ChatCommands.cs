@@ -1,5 +1,6 @@
 using System.Net;
 using KestrelChat.Cluster;
+using KestrelChat.History;
 using KestrelChat.Hosting;
 using KestrelChat.Protocol;
 using Microsoft.Extensions.Options;
@@ -8,7 +9,7 @@ namespace KestrelChat.Chat;
 
 /// <summary>
 /// What a decoded line means. The first line of a session is its nickname; after that a line is
-/// a command (/who, кто в чате, /msg, /me, /nick, /join, /part, /rooms, /topic, /oper, /stop, стоп,
+/// a command (/who, кто в чате, /msg, /me, /nick, /join, /part, /rooms, /topic, /history, /oper, /stop, стоп,
 /// /help, /quit) or text for the client's room. Replies to commands go to the asker only.
 /// Everything said in a room goes through <see cref="Room.Publish"/> in the read's <see cref="FanOutScope"/>.
 /// </summary>
@@ -19,6 +20,7 @@ internal sealed partial class ChatCommands(
     OperatorAttempts operatorAttempts,
     IOptions<ChatOptions> options,
     IOptions<ChatLimitsOptions> limits,
+    ChatHistory history,
     ILogger<ChatCommands> logger)
 {
     private readonly ChatOptions _options = options.Value;
@@ -77,6 +79,9 @@ internal sealed partial class ChatCommands(
                 return RoomsAsync(session);
             case "/topic":
                 Topic(session, argument);
+                break;
+            case "/history":
+                History(session, argument);
                 break;
             case "/nick":
                 return RenameAsync(session, argument);
@@ -206,6 +211,29 @@ internal sealed partial class ChatCommands(
             return;
         }
         registry.SetTopic(session, topic);
+    }
+
+    private void History(ChatSession session, string argument)
+    {
+        var count = 20;
+        if (argument.Length > 0 && (!int.TryParse(argument, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out count)
+            || count is < 1 or > ChatHistoryLimits.MaxLinesAtOnce))
+        {
+            session.Send(ServerLines.HistoryUsage);
+            return;
+        }
+        if (!history.Enabled)
+        {
+            session.Send(ServerLines.HistoryOff);
+            return;
+        }
+        var room = session.Room!;
+        if (history.Recent(room, count) is { } lines)
+        {
+            session.Send(lines.Bytes, lines.Lines);
+            return;
+        }
+        session.Send(ServerLines.NoHistory(room.Name));
     }
 
     private async ValueTask RoomsAsync(ChatSession session)

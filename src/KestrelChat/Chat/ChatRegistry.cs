@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using KestrelChat.Cluster;
+using KestrelChat.History;
 using KestrelChat.Hosting;
 using KestrelChat.Protocol;
 using Microsoft.Extensions.Options;
@@ -24,17 +25,19 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
     private readonly Dictionary<string, Room> _rooms = new(StringComparer.Ordinal);               // _membership, by RoomNames.Key
     private readonly IChatBackplane _backplane;
     private readonly ChatMetrics _metrics;
+    private readonly ChatHistory _history;
     private readonly int _maxRooms;
     private int _named; // _byNickname.Count, for the metrics without the lock
     private bool _closingAll;
 
-    public ChatRegistry(IChatBackplane backplane, ChatMetrics metrics, IOptions<ChatOptions> options, IOptions<ChatLimitsOptions> limits)
+    public ChatRegistry(IChatBackplane backplane, ChatMetrics metrics, ChatHistory history, IOptions<ChatOptions> options, IOptions<ChatLimitsOptions> limits)
     {
         _backplane = backplane;
         _metrics = metrics;
+        _history = history;
         _maxRooms = limits.Value.MaxRooms;
         RoomNames.TryValidate(options.Value.DefaultRoom, out var lobby);
-        DefaultRoom = new Room(lobby, isDefault: true, _membership, backplane, metrics);
+        DefaultRoom = new Room(lobby, isDefault: true, _membership, backplane, metrics, history);
         _rooms.Add(DefaultRoom.Key, DefaultRoom);
         backplane.Attach(this);
         metrics.ObserveClients(() => _connections.Values, () => _connections.Count, () => Volatile.Read(ref _named));
@@ -119,7 +122,7 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
                 {
                     return MoveResult.TooManyRooms;
                 }
-                to = new Room(name, isDefault: false, _membership, _backplane, _metrics);
+                to = new Room(name, isDefault: false, _membership, _backplane, _metrics, _history);
                 _rooms.Add(key, to);
             }
             from.Leave(session, ServerLines.LeftFor(session.Nickname!, to.Name));
@@ -135,9 +138,7 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
     {
         lock (_membership)
         {
-            var room = session.Room!;
-            room.Topic = topic;
-            room.Notify(ServerLines.TopicSet(session.Nickname!, room.Name, topic));
+            session.Room!.SetTopic(session.Nickname!, topic);
         }
     }
 

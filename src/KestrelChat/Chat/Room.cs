@@ -1,4 +1,5 @@
 using KestrelChat.Cluster;
+using KestrelChat.History;
 using KestrelChat.Protocol;
 
 namespace KestrelChat.Chat;
@@ -18,12 +19,14 @@ internal sealed class Room : IDisposable
     private readonly Lock _membership; // the registry's
     private readonly IChatBackplane _backplane;
     private readonly ChatMetrics _metrics;
+    private readonly ChatHistory _history;
     private readonly MemberList _members = new();
     private readonly PresenceNotices _presence;
     private string? _topic;
 
-    public Room(string name, bool isDefault, Lock membership, IChatBackplane backplane, ChatMetrics metrics)
+    public Room(string name, bool isDefault, Lock membership, IChatBackplane backplane, ChatMetrics metrics, ChatHistory history)
     {
+        _history = history;
         Name = name;
         Key = RoomNames.Key(name);
         IsDefault = isDefault;
@@ -62,8 +65,8 @@ internal sealed class Room : IDisposable
 
     /// <summary>
     /// Says <paramref name="message"/> in this room: the one path for everything members say. It goes
-    /// into the sender's scope, which fans it out to the members here and to the backplane together with
-    /// the rest of the read (<see cref="Deliver"/>).
+    /// into the room's history and into the sender's scope, which fans it out to the members here and to
+    /// the backplane together with the rest of the read (<see cref="Deliver"/>).
     /// </summary>
     public void Publish(in ChatMessage message, FanOutScope scope)
     {
@@ -71,7 +74,16 @@ internal sealed class Room : IDisposable
         {
             throw new ArgumentException($"A message for {message.Room.Name} published in {Name}.", nameof(message));
         }
+        _history.Add(this, message.Kind == MessageKind.Action ? HistoryKind.Action : HistoryKind.Text, message.Sender, message.Text);
         scope.Add(message);
+    }
+
+    /// <summary>Under the membership lock: sets the topic; everyone here, the setter included, gets the notice, and history keeps it.</summary>
+    internal void SetTopic(string nickname, string topic)
+    {
+        Topic = topic;
+        _history.Add(this, HistoryKind.Topic, nickname, topic);
+        Notify(ServerLines.TopicSet(nickname, Name, topic));
     }
 
     /// <summary>
@@ -145,6 +157,11 @@ internal sealed class Room : IDisposable
     {
         var others = _members.Current; // before the join: the newcomer gets no notice of itself
         session.Send(welcome(others.Count + 1));
+        // The lesson's client shows each write as one message: a block of history would be one unreadable message.
+        if (session.Codec.WritesLineEnds && _history.OnJoin(this, session.Nickname!) is { } history)
+        {
+            session.Send(history.Bytes, history.Lines);
+        }
         _members.Add(session);
         session.Room = this;
         _presence.Joined(session.Nickname!, others);
@@ -154,6 +171,7 @@ internal sealed class Room : IDisposable
     internal void Leave(ChatSession session, byte[]? notice, bool quietly = false)
     {
         _members.Remove(session);
+        _history.Add(this, HistoryKind.Leave, session.Nickname!, string.Empty); // where "while you were away" starts
         if (quietly)
         {
             return;

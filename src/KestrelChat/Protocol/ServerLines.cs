@@ -49,6 +49,7 @@ internal static class ServerLines
         "*   /rooms                the rooms, how many are in each, their topics\n",
         "*   /join #room           go to #room (made if it does not exist); /part: back to the first room\n",
         "*   /topic [text]         show or set your room's topic\n",
+        "*   /history [N]          the last N lines of your room (20 unless you say; at most 200)\n",
         "*   /nick NEW             change your nickname\n",
         "*   /oper PASSWORD        become an operator\n",
         "*   /stop or стоп         stop the server (operators only)\n",
@@ -176,6 +177,35 @@ internal static class ServerLines
     public static byte[] Topic(string room, string? topic) => topic is null ? Notice($"{room} has no topic.") : Notice($"Topic of {room}: {topic}");
 
     public static byte[] TopicSet(string nickname, string room, string topic) => Notice($"{nickname} set the topic of {room}: {topic}");
+
+    /// <summary>Before a join's history: "* Last 20 messages in #lobby:".</summary>
+    public static byte[] LastMessages(int count, string room) =>
+        Notice(count == 1 ? $"Last message in {room}:" : $"Last {count} messages in {room}:");
+
+    /// <summary>Before what a returning member missed; when it was more than is shown, says how much is not.</summary>
+    public static byte[] MissedWhileAway(long said, int shown) => Notice(
+        said == shown
+            ? (said == 1 ? "You missed 1 message while you were away:" : $"You missed {said} messages while you were away:")
+            : $"You missed {said} messages while you were away; the last {shown} of them:");
+
+    public static readonly byte[] HistoryEnd = Notice("End of history.");
+
+    public static readonly byte[] HistoryUsage = Error($"Usage: /history [N], N from 1 to {Hosting.ChatHistoryLimits.MaxLinesAtOnce}");
+
+    public static readonly byte[] HistoryOff = Notice("This server keeps no history (Chat:History:Enabled is false).");
+
+    public static byte[] NoHistory(string room) => Notice($"Nothing has been said in {room} yet.");
+
+    /// <summary>
+    /// One line of history: "[14:02] alice: hi", "[14:02] * alice waves", "[14:02] * alice set the topic: …".
+    /// It starts with '[', which no nickname can hold, so no live line reads as one.
+    /// </summary>
+    public static byte[] HistoryLine(string stamp, string nickname, History.HistoryKind kind, string text) => kind switch
+    {
+        History.HistoryKind.Action => Encode("[", stamp, "] * ", nickname, " ", text),
+        History.HistoryKind.Topic => Encode("[", stamp, "] * ", nickname, " set the topic: ", text),
+        _ => Encode("[", stamp, "] ", nickname, ": ", text),
+    };
 
     public static byte[] AlreadyIn(string room) => Error($"You are in {room} already.");
 

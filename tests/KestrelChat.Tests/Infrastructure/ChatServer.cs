@@ -23,8 +23,12 @@ public sealed class ChatServer : WebApplicationFactory<Program>
         ["Serilog:MinimumLevel:Default"] = "Warning",
     };
 
+    private readonly string _historyFolder = Path.Combine(Path.GetTempPath(), "kestrelchat-tests", Guid.NewGuid().ToString("N"));
+
     private ChatServer(IEnumerable<KeyValuePair<string, string?>> settings)
     {
+        // Each server its own history file, removed with it (a test that restarts a server passes its own path).
+        _settings["Chat:History:Path"] = Path.Combine(_historyFolder, "history.db");
         foreach (var (key, value) in settings)
         {
             _settings[key] = value;
@@ -91,6 +95,22 @@ public sealed class ChatServer : WebApplicationFactory<Program>
         var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Lifetime.ApplicationStopped.Register(() => stopped.TrySetResult());
         return stopped.Task.WaitAsync(timeout);
+    }
+
+    /// <summary>The history file this server writes (Chat:History:Path).</summary>
+    public string HistoryPath => _settings["Chat:History:Path"]!;
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        try
+        {
+            Directory.Delete(_historyFolder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Not created (history off, another path) or still open: the temporary folder is cleaned by the system.
+        }
     }
 
     /// <summary>A listener on 0.0.0.0 or :: is reached through loopback.</summary>

@@ -1,0 +1,39 @@
+using KestrelChat.Hosting;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace KestrelChat.History;
+
+/// <summary>Chat:History: the options, the SQLite store under the content root, <see cref="ChatHistory"/> and its health check.</summary>
+internal static class HistorySetup
+{
+    public static IServiceCollection AddChatHistory(this IServiceCollection services)
+    {
+        services.AddOptions<HistoryOptions>().BindConfiguration(HistoryOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<HistoryOptions>, HistoryOptionsValidator>();
+        services.AddSingleton<IHistoryStore>(provider => new SqliteHistoryStore(System.IO.Path.Combine(
+            provider.GetRequiredService<IHostEnvironment>().ContentRootPath, provider.GetRequiredService<IOptions<HistoryOptions>>().Value.Path)));
+        services.AddSingleton(provider => new ChatHistory(
+            provider.GetRequiredService<IOptions<HistoryOptions>>(), provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<IOptions<HistoryOptions>>().Value.Enabled ? provider.GetRequiredService<IHistoryStore>() : null,
+            provider.GetRequiredService<ILogger<ChatHistory>>()));
+        // Registered before Kestrel's own hosted service: loaded before the chat accepts, and stopped after
+        // it, so the leaves of the stop and the last lines reach the store.
+        services.AddSingleton(provider => (IHostedService)provider.GetRequiredService<ChatHistory>());
+        services.AddHealthChecks().AddCheck<HistoryHealthCheck>("history");
+        return services;
+    }
+}
+
+/// <summary>Degraded (not unhealthy) while the store fails: the chat goes on, history lives in memory only.</summary>
+internal sealed class HistoryHealthCheck(ChatHistory history) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var (written, dropped, waiting) = history.StoreCounts;
+        var counts = $"{written} lines written since the start, {waiting} waiting, {dropped} dropped";
+        return Task.FromResult(!history.Enabled ? HealthCheckResult.Healthy("History is off (Chat:History:Enabled is false).")
+            : history.Problem is { } problem ? HealthCheckResult.Degraded($"{problem} ({counts}). The chat goes on; new history is kept in memory only.")
+            : HealthCheckResult.Healthy($"History in {history.Location}: {counts}."));
+    }
+}
