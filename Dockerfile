@@ -42,6 +42,11 @@ ENV Admin__Url=http://0.0.0.0:8080 \
 
 COPY --from=build /app ./
 
+# History (Chat:History:Path, SQLite) goes to /app/data, owned by the image's user; docker-compose.yml
+# mounts a named volume there so it survives rebuilds and restarts.
+RUN mkdir -p /app/data && chown $APP_UID:$APP_UID /app/data
+VOLUME ["/app/data"]
+
 # Chat (TCP line protocol) and admin API (HTTP). Both are > 1024, so no capability is needed.
 EXPOSE 55555 8080
 

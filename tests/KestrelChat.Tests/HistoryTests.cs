@@ -98,24 +98,33 @@ public sealed class HistoryTests
     }
 
     [Fact]
-    public async Task History_survives_a_restart_of_the_server()
+    public async Task History_survives_a_restart_of_the_server_process_and_a_member_who_left_at_the_stop_gets_what_it_missed()
     {
         var folder = Directory.CreateTempSubdirectory("kestrelchat-history-");
-        var path = Path.Combine(folder.FullName, "chat.db");
+        var path = ("Chat__History__Path", Path.Combine(folder.FullName, "chat.db"));
         try
         {
-            await using (var first = ChatServer.Start(("Chat:History:Path", path)))
+            await using (var first = ServerProcess.Start(path))
             {
-                await using var alice = await first.JoinAsync("alice");
+                var (chat, _) = await first.WaitUntilListeningAsync(TimeSpan.FromSeconds(30));
+                await using var alice = await ChatTestClient.JoinAsync(chat, "alice");
+                await using var bob = await ChatTestClient.JoinAsync(chat, "bob");
                 await alice.SendLineAsync("Я буду здесь завтра");
-                await SettledAsync(alice);
+                await bob.ReadLineUntilAsync(l => l == "alice: Я буду здесь завтра");
+                first.Terminate(); // SIGTERM: everyone leaves; the last lines and the leaves reach the file before the exit
+                Assert.Equal(0, await first.WaitForExitAsync(TimeSpan.FromSeconds(10)));
             }
 
-            await using var second = ChatServer.Start(("Chat:History:Path", path));
-            await using var bob = await second.JoinAsync("bob");
-            var lines = await ReadLinesAsync(bob, 3);
+            await using var second = ServerProcess.Start(path);
+            var (chat2, _) = await second.WaitUntilListeningAsync(TimeSpan.FromSeconds(30));
+            await using var carol = await ChatTestClient.JoinAsync(chat2, "carol");
+            var lines = await ReadLinesAsync(carol, 3);
             Assert.Equal("* Last message in #lobby:", lines[0]);
             Assert.EndsWith("] alice: Я буду здесь завтра", lines[1]);
+            await carol.SendLineAsync("said after the restart");
+            await SettledAsync(carol);
+            await using var back = await ChatTestClient.JoinAsync(chat2, "alice"); // left at the stop, back within the hour
+            Assert.Equal("* You missed 1 message while you were away:", (await ReadLinesAsync(back, 2))[0]);
         }
         finally
         {

@@ -107,6 +107,24 @@ public sealed class LessonClientTests
     }
 
     [Fact]
+    public async Task The_lesson_client_joining_after_lines_were_said_is_shown_no_history_its_next_message_is_live()
+    {
+        await using var server = ChatServer.Start();
+        await using var bob = await server.JoinAsync("bob");
+        await bob.SendLineAsync("said before the student came");
+        await bob.SendLineAsync("/history 1");
+        await bob.ReadLineUntilAsync(l => l == "* End of history.");
+        await using var student = LessonClientProcess.Start("lesson-client.py", server.ChatEndPoint, "student");
+        await student.ReadPrintedUntilAsync(l => l.Contains("* Welcome, student!", StringComparison.Ordinal));
+        await bob.ReadLineUntilAsync(l => l == "* student joined the chat.");
+
+        await bob.SendLineAsync("live");
+
+        // A block of history would be one unreadable message to it: the message after its welcome is the live line.
+        Assert.Equal("bob: live", await student.ReadPrintedAsync());
+    }
+
+    [Fact]
     public async Task Two_server_lines_in_a_row_are_printed_by_the_lesson_client_as_two_messages()
     {
         await using var server = ChatServer.Start(); // a loopback client is an operator by default

@@ -51,6 +51,7 @@ internal static partial class StartupProblems
         {
             (ChatOptions.Section, new ChatOptions()),
             (ChatLimitsOptions.Section, new ChatLimitsOptions()),
+            (HistoryOptions.Section, new HistoryOptions()),
             (ChatTlsOptions.Section, new ChatTlsOptions()),
             (RedisOptions.Section, new RedisOptions()),
             (AdminOptions.Section, new AdminOptions()),
