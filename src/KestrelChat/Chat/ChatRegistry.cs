@@ -222,6 +222,12 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
             case ClusterMessageKind.Kick when message.Target is { } id && _connections.TryGetValue(id, out var kicked):
                 kicked.Close(message.Line, "kicked");
                 break;
+            case ClusterMessageKind.History when message.Room is { } room:
+                _history.AddFromCluster(RoomNames.Key(room), room, message.Line);
+                break;
+            case ClusterMessageKind.HistoryDelete when message.Room is { } room:
+                _history.DeleteFromCluster(RoomNames.Key(room), message.Line);
+                break;
         }
     }
 

@@ -16,6 +16,15 @@ internal enum ClusterMessageKind : byte
 
     /// <summary>Close one connection with the line as its last (DELETE /clients/{id}).</summary>
     Kick = 4,
+
+    /// <summary>
+    /// A history item of the room (its value, <see cref="History.HistoryItem.ToWire"/>): the other instances keep
+    /// it in their memory of the room; the origin alone writes it to the store.
+    /// </summary>
+    History = 5,
+
+    /// <summary>A history item removed by an operator (its id, as text): gone from every instance's memory too.</summary>
+    HistoryDelete = 6,
 }
 
 /// <summary>

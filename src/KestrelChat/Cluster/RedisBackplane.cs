@@ -56,6 +56,12 @@ internal sealed partial class RedisBackplane(
 
     public void Attach(IClusterReceiver receiver) => _receiver = receiver;
 
+    /// <summary>The connection, shared with the cluster's history store (<see cref="History.RedisHistoryStore"/>); null before the start.</summary>
+    internal ConnectionMultiplexer? Connection => _redis;
+
+    /// <summary>"kc:{Chat:Redis:Channel}": every key of this cluster starts with it.</summary>
+    internal string KeyPrefix => _prefix;
+
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         var configuration = ConfigurationOptions.Parse(_options.Configuration!);

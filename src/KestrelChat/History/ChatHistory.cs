@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using KestrelChat.Chat;
+using KestrelChat.Cluster;
 using KestrelChat.Hosting;
 using KestrelChat.Protocol;
 using Microsoft.Extensions.Options;
@@ -22,13 +23,16 @@ internal sealed partial class ChatHistory : IHostedService, IDisposable
     private readonly HistoryIds _ids;
     private readonly ConcurrentDictionary<string, RoomHistory> _rooms = new(StringComparer.Ordinal); // by room key
     private readonly ConcurrentDictionary<(string Nickname, string Room), Departure> _departures = new(); // by look-alike key and room key
+    private readonly IChatBackplane? _cluster;
     private readonly ILogger<ChatHistory> _logger;
     private CancellationTokenSource? _stopping;
     private Task? _writing;
 
-    public ChatHistory(IOptions<HistoryOptions> options, TimeProvider time, IHistoryStore? store, ILogger<ChatHistory> logger)
+    /// <summary>History with <paramref name="store"/> (null: memory only); in a cluster, <paramref name="cluster"/> tells the other instances of every item.</summary>
+    public ChatHistory(IOptions<HistoryOptions> options, TimeProvider time, IHistoryStore? store, ILogger<ChatHistory> logger, IChatBackplane? cluster = null)
     {
         _options = options.Value;
+        _cluster = cluster is { IsClustered: true } ? cluster : null;
         _time = time;
         _logger = logger;
         _ids = new HistoryIds(time);
@@ -61,16 +65,32 @@ internal sealed partial class ChatHistory : IHostedService, IDisposable
             return;
         }
         var item = new HistoryItem(_ids.Next(), room.Key, room.Name, _time.GetUtcNow(), nickname, kind, text);
-        var lines = For(room.Key);
+        Remember(item);
+        _writer?.Enqueue(item); // the store: written once, by the instance where it was said
+        _cluster?.Publish(new ClusterMessage(ClusterMessageKind.History, _cluster.InstanceName, null, item.ToWire(), room.Name));
+    }
+
+    /// <summary>An item another instance recorded (and wrote to the shared store): kept in memory here too.</summary>
+    public void AddFromCluster(string roomKey, string roomName, ReadOnlySpan<byte> wire)
+    {
+        if (_options.Enabled && HistoryItem.FromWire(roomKey, roomName, wire) is { } item)
+        {
+            _ids.After(item.Id);
+            Remember(item);
+        }
+    }
+
+    private void Remember(HistoryItem item)
+    {
+        var lines = For(item.RoomKey);
         if (item.IsShown)
         {
             lines.Add(item);
         }
         else
         {
-            _departures[(NicknameRules.Key(nickname), room.Key)] = new Departure(item.Time, lines.Ordinal);
+            _departures[(NicknameRules.Key(item.Nickname), item.RoomKey)] = new Departure(item.Time, lines.Ordinal);
         }
-        _writer?.Enqueue(item);
     }
 
     /// <summary>
@@ -123,7 +143,19 @@ internal sealed partial class ChatHistory : IHostedService, IDisposable
         var key = RoomNames.Key(roomName);
         var inMemory = _rooms.TryGetValue(key, out var lines) && lines.Remove(id);
         var inStore = _store is not null && _store.Delete(key, id);
+        _cluster?.Publish(new ClusterMessage(ClusterMessageKind.HistoryDelete, _cluster.InstanceName, null,
+            System.Text.Encoding.UTF8.GetBytes(id.ToString(System.Globalization.CultureInfo.InvariantCulture)), roomName));
         return inMemory || inStore;
+    }
+
+    /// <summary>Another instance's operator removed a line: gone from this instance's memory of the room too.</summary>
+    public void DeleteFromCluster(string roomKey, ReadOnlySpan<byte> id)
+    {
+        if (long.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            && _rooms.TryGetValue(roomKey, out var lines))
+        {
+            lines.Remove(value);
+        }
     }
 
     public Task StartAsync(CancellationToken cancellationToken)

@@ -25,6 +25,24 @@ internal sealed record HistoryItem(long Id, string RoomKey, string RoomName, Dat
 {
     /// <summary>Shown to people (everything but leaves).</summary>
     public bool IsShown => Kind != HistoryKind.Leave;
+
+    /// <summary>
+    /// How another instance is told (a cluster message's payload; the room travels beside it): UTF-8
+    /// "id TAB unix-ms TAB kind TAB nickname TAB text". The text is last and may hold tabs; a nickname never does.
+    /// </summary>
+    public byte[] ToWire() => System.Text.Encoding.UTF8.GetBytes(
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Id}\t{Time.ToUnixTimeMilliseconds()}\t{(int)Kind}\t{Nickname}\t{Text}"));
+
+    /// <summary>Null for anything malformed: ignored, never fatal.</summary>
+    public static HistoryItem? FromWire(string roomKey, string roomName, ReadOnlySpan<byte> bytes)
+    {
+        var parts = System.Text.Encoding.UTF8.GetString(bytes).Split('\t', 5);
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        return parts.Length == 5 && long.TryParse(parts[0], invariant, out var id) && long.TryParse(parts[1], invariant, out var ms)
+            && byte.TryParse(parts[2], invariant, out var kind) && Enum.IsDefined((HistoryKind)kind)
+            ? new HistoryItem(id, roomKey, roomName, DateTimeOffset.FromUnixTimeMilliseconds(ms), parts[3], (HistoryKind)kind, parts[4])
+            : null;
+    }
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using KestrelChat.Cluster;
 using KestrelChat.Hosting;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -11,12 +12,15 @@ internal static class HistorySetup
     {
         services.AddOptions<HistoryOptions>().BindConfiguration(HistoryOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<HistoryOptions>, HistoryOptionsValidator>();
-        services.AddSingleton<IHistoryStore>(provider => new SqliteHistoryStore(System.IO.Path.Combine(
-            provider.GetRequiredService<IHostEnvironment>().ContentRootPath, provider.GetRequiredService<IOptions<HistoryOptions>>().Value.Path)));
+        // One instance: an SQLite file. A cluster: Redis streams, so history is the same whichever instance a client lands on.
+        services.AddSingleton<IHistoryStore>(provider => provider.GetRequiredService<IChatBackplane>() is RedisBackplane redis
+            ? new RedisHistoryStore(redis, provider.GetRequiredService<IOptions<HistoryOptions>>().Value.MaxMessagesPerRoom)
+            : new SqliteHistoryStore(System.IO.Path.Combine(
+                provider.GetRequiredService<IHostEnvironment>().ContentRootPath, provider.GetRequiredService<IOptions<HistoryOptions>>().Value.Path)));
         services.AddSingleton(provider => new ChatHistory(
             provider.GetRequiredService<IOptions<HistoryOptions>>(), provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<IOptions<HistoryOptions>>().Value.Enabled ? provider.GetRequiredService<IHistoryStore>() : null,
-            provider.GetRequiredService<ILogger<ChatHistory>>()));
+            provider.GetRequiredService<ILogger<ChatHistory>>(), provider.GetRequiredService<IChatBackplane>()));
         // Registered before Kestrel's own hosted service: loaded before the chat accepts, and stopped after
         // it, so the leaves of the stop and the last lines reach the store.
         services.AddSingleton(provider => (IHostedService)provider.GetRequiredService<ChatHistory>());
