@@ -105,5 +105,6 @@ for w in ["room", "crowd", "storm"]:
         if h == "off":
             on, off = medians["on"], medians["off"]
             ratio = f"{on[0]/off[0]:.2f}× deliveries/s" if w != "storm" else f"{on[1]/off[1]:.2f}× connect time"
-        print(f"| {w} | {h} | {d:,.0f} | {ns:.0f} ns | {c:.2f} s [{', '.join(f'{x['connectSeconds']:.2f}' for x in reports)}] | {rss:.0f} MB | {caught_text} | {ratio}{' ✗' * failed} |")
+        connects = ", ".join("%.2f" % x["connectSeconds"] for x in reports)
+        print(f"| {w} | {h} | {d:,.0f} | {ns:.0f} ns | {c:.2f} s [{connects}] | {rss:.0f} MB | {caught_text} | {ratio}{' ✗' * failed} |")
 PY

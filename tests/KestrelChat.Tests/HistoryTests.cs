@@ -159,6 +159,30 @@ public sealed class HistoryTests
     }
 
     [Fact]
+    public async Task A_corrupt_history_file_never_stops_the_server_it_says_Degraded_and_keeps_history_in_memory()
+    {
+        var folder = Directory.CreateTempSubdirectory("kestrelchat-corrupt-");
+        var path = Path.Combine(folder.FullName, "chat.db");
+        await File.WriteAllTextAsync(path, "this is not an SQLite database, whatever its name says\n");
+        try
+        {
+            await using var server = ChatServer.Start(("Chat:History:Path", path));
+            using var admin = server.Admin();
+            Assert.Equal("Degraded", await admin.GetStringAsync("/health"));
+            await using var alice = await server.JoinAsync("alice");
+            await alice.SendLineAsync("the chat goes on");
+            await SettledAsync(alice);
+            await using var bob = await server.JoinAsync("bob");
+            Assert.EndsWith("] alice: the chat goes on", (await ReadLinesAsync(bob, 2))[1]);
+            Assert.StartsWith("this is not an SQLite database", await File.ReadAllTextAsync(path)); // left as it was, for its owner to look at
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task The_admin_API_pages_searches_in_any_case_and_deletes_lines_and_never_shows_private_messages()
     {
         const string key = "history-key-0123456789abcdef";

@@ -23,6 +23,7 @@ internal sealed partial class ChatHistory : IHostedService, IDisposable
     private readonly HistoryIds _ids;
     private readonly ConcurrentDictionary<string, RoomHistory> _rooms = new(StringComparer.Ordinal); // by room key
     private readonly ConcurrentDictionary<(string Nickname, string Room), Departure> _departures = new(); // by look-alike key and room key
+    private readonly ConcurrentDictionary<string, JoinBlock> _joinBlocks = new(StringComparer.Ordinal); // by room key
     private readonly IChatBackplane? _cluster;
     private readonly ILogger<ChatHistory> _logger;
     private CancellationTokenSource? _stopping;
@@ -64,7 +65,8 @@ internal sealed partial class ChatHistory : IHostedService, IDisposable
         {
             return;
         }
-        var item = new HistoryItem(_ids.Next(), room.Key, room.Name, _time.GetUtcNow(), nickname, kind, text);
+        var now = _time.GetUtcNow();
+        var item = new HistoryItem(_ids.Next(now), room.Key, room.Name, now, nickname, kind, text);
         Remember(item);
         _writer?.Enqueue(item); // the store: written once, by the instance where it was said
         _cluster?.Publish(new ClusterMessage(ClusterMessageKind.History, _cluster.InstanceName, null, item.ToWire(), room.Name));
@@ -119,8 +121,18 @@ internal sealed partial class ChatHistory : IHostedService, IDisposable
         {
             return null;
         }
+        // Everyone who joins the room until its next line is shown the same bytes: made once, shared (a
+        // reconnect storm of 10,000 clients into a room with history would otherwise format them 10,000 times).
+        var version = lines.Version;
+        var day = TimeZoneInfo.ConvertTime(now, _time.LocalTimeZone).Date;
+        if (_joinBlocks.TryGetValue(room.Key, out var cached) && cached.Version == version && cached.Day == day && cached.RoomName == room.Name)
+        {
+            return cached.Block;
+        }
         var last = lines.Last(_options.JoinLines);
-        return last.Count == 0 ? null : Frame(ServerLines.LastMessages(last.Count, room.Name), last, now);
+        (byte[] Bytes, int Lines)? block = last.Count == 0 ? null : Frame(ServerLines.LastMessages(last.Count, room.Name), last, now);
+        _joinBlocks[room.Key] = new JoinBlock(version, day, room.Name, block);
+        return block;
     }
 
     /// <summary>/history N: the room's last <paramref name="count"/> lines, framed; null when it has none.</summary>
@@ -261,6 +273,8 @@ internal sealed partial class ChatHistory : IHostedService, IDisposable
     }
 
     private readonly record struct Departure(DateTimeOffset Time, long Ordinal);
+
+    private sealed record JoinBlock(long Version, DateTime Day, string RoomName, (byte[] Bytes, int Lines)? Block);
 
     [LoggerMessage(LogLevel.Information, "History: {Rooms} rooms, {Lines} lines in {Location}")]
     private partial void LogLoaded(int rooms, long lines, string location);

@@ -53,9 +53,12 @@ internal sealed class HistoryIds(TimeProvider time)
 {
     private long _last;
 
-    public long Next()
+    public long Next() => Next(time.GetUtcNow());
+
+    /// <summary>The next id for an item recorded at <paramref name="now"/> (one clock read serves both).</summary>
+    public long Next(DateTimeOffset now)
     {
-        var floor = time.GetUtcNow().ToUnixTimeMilliseconds() << 10;
+        var floor = now.ToUnixTimeMilliseconds() << 10;
         while (true)
         {
             var last = Volatile.Read(ref _last);

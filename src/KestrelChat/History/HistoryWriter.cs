@@ -13,6 +13,13 @@ internal sealed partial class HistoryWriter
 {
     public static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(2);
     public static readonly TimeSpan PruneInterval = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// After the first line of a quiet spell, how long the writer lets more gather before it commits: one
+    /// transaction per window instead of one per line (a busy room says thousands a second; each commit is a
+    /// write to the WAL and a wake-up of this task). Lines reach the store this much later.
+    /// </summary>
+    public static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(100);
     private const int MaxBatch = 4096;
 
     private readonly IHistoryStore _store;
@@ -74,6 +81,10 @@ internal sealed partial class HistoryWriter
                 if (batch.Count == 0)
                 {
                     await _queue.Reader.WaitToReadAsync(stopping).ConfigureAwait(false);
+                    if (_queue.Reader.Count < MaxBatch)
+                    {
+                        await Task.Delay(BatchWindow, stopping).ConfigureAwait(false);
+                    }
                 }
                 while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var item))
                 {

@@ -15,6 +15,10 @@ internal sealed class RoomHistory
     private int _count;    // _sync: items in the ring
     private int _next;     // _sync: where the next one goes
     private long _ordinal; // _sync: shown lines ever said here (as far as the store remembers)
+    private long _version; // changes with every change of what is kept (a cache of what joiners are shown checks it)
+
+    /// <summary>Changes whenever a line is added or removed: what joiners are shown can be made once per version.</summary>
+    public long Version => Interlocked.Read(ref _version);
 
     /// <summary>The ordinal of the newest line: what a member who leaves now has seen.</summary>
     public long Ordinal
@@ -35,6 +39,7 @@ internal sealed class RoomHistory
             _ring[_next] = (++_ordinal, item);
             _next = (_next + 1) % _ring.Length;
             _count = Math.Min(_count + 1, _ring.Length);
+            Interlocked.Increment(ref _version);
         }
     }
 
@@ -51,6 +56,7 @@ internal sealed class RoomHistory
                 _count = Math.Min(_count + 1, _ring.Length);
             }
             _ordinal = Math.Max(_ordinal, total);
+            Interlocked.Increment(ref _version);
         }
     }
 
@@ -108,6 +114,7 @@ internal sealed class RoomHistory
             kept.CopyTo(_ring);
             _count = kept.Count;
             _next = _count % _ring.Length;
+            Interlocked.Increment(ref _version);
             return true;
         }
     }
