@@ -188,7 +188,7 @@ internal sealed partial class ChatHistory : IHostedService, IDisposable
             }
         }
         _stopping = new CancellationTokenSource();
-        _writing = _writer.RunAsync(_stopping.Token);
+        _writing = _writer.Start(_stopping.Token);
         return Task.CompletedTask;
     }
 
@@ -206,7 +206,14 @@ internal sealed partial class ChatHistory : IHostedService, IDisposable
     {
         // The host may be disposed without being stopped (a test that ends early): the writer finishes first.
         _stopping?.Cancel();
-        _writing?.Wait(TimeSpan.FromSeconds(2));
+        try
+        {
+            _writing?.Wait(TimeSpan.FromSeconds(2));
+        }
+        catch (AggregateException)
+        {
+            // Its exception was the stop's to report; disposing goes on.
+        }
         _store?.Dispose();
     }
 
