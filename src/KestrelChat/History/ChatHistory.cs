@@ -46,8 +46,9 @@ internal sealed partial class ChatHistory : IHostedService, IDisposable
 
     public bool Enabled => _options.Enabled;
 
-    /// <summary>Why the store is not working (history then lives in memory only), or null.</summary>
-    public string? Problem => _writer?.Problem;
+    /// <summary>Why the store is not working or not keeping up (history then lives in memory only), or null.</summary>
+    public string? Problem => _writer?.Problem
+        ?? (_writer is { DroppedLately: true } ? $"History store {_store!.Location} is not keeping up: lines were dropped from its queue (Chat:History:QueueCapacity) in the last minute" : null);
 
     /// <summary>Lines appended to the store since the start; lines dropped because the store was down too long.</summary>
     public (long Written, long Dropped, int Waiting) StoreCounts => _writer is { } w ? (w.Written, w.Dropped, w.Waiting) : default;

@@ -26,7 +26,7 @@ internal sealed partial class HistoryWriter
     private readonly Func<int> _prune;
     private readonly ILogger _logger;
     private readonly Channel<HistoryItem> _queue;
-    private long _written, _dropped;
+    private long _written, _dropped, _lastDrop;
     private volatile string? _problem;
     private bool _open;
 
@@ -38,7 +38,7 @@ internal sealed partial class HistoryWriter
         _logger = logger;
         _queue = Channel.CreateBounded<HistoryItem>(
             new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = false },
-            _ => Interlocked.Increment(ref _dropped));
+            _ => OnDropped());
     }
 
     /// <summary>Why the store is not taking lines (with its file), or null while it is.</summary>
@@ -49,6 +49,19 @@ internal sealed partial class HistoryWriter
     public long Dropped => Interlocked.Read(ref _dropped);
 
     public int Waiting => _queue.Reader.Count;
+
+    /// <summary>True when lines were dropped from the store's queue in the last minute (an overload longer than the queue).</summary>
+    public bool DroppedLately => Environment.TickCount64 - Interlocked.Read(ref _lastDrop) < 60_000 && Dropped > 0;
+
+    private void OnDropped()
+    {
+        Interlocked.Increment(ref _dropped);
+        var last = Interlocked.Exchange(ref _lastDrop, Environment.TickCount64);
+        if (Environment.TickCount64 - last > 60_000)
+        {
+            LogDropping(_queue.Reader.Count, _store.Location); // once a minute at most
+        }
+    }
 
     /// <summary>Never waits: a full queue drops its oldest item (counted in <see cref="Dropped"/>).</summary>
     public void Enqueue(HistoryItem item) => _queue.Writer.TryWrite(item);
@@ -218,6 +231,9 @@ internal sealed partial class HistoryWriter
 
     [LoggerMessage(LogLevel.Error, "History store {Location} {What}; the chat goes on, history is kept in memory only and written when the store works again")]
     private partial void LogFailed(Exception exception, string location, string what);
+
+    [LoggerMessage(LogLevel.Warning, "History: {Waiting} lines wait for {Location}, the queue's limit (Chat:History:QueueCapacity): the oldest are not stored; rooms still show them from memory")]
+    private partial void LogDropping(int waiting, string location);
 
     [LoggerMessage(LogLevel.Information, "History store {Location} works again")]
     private partial void LogRecovered(string location);
