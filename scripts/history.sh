@@ -92,15 +92,5 @@ if $check; then
   exit 0
 fi
 
-python3 - "$work" docs/protocol.md <<'PY'
-import pathlib, re, sys
-work, doc = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-text = doc.read_text()
-def block(m):
-    f = work / f"{m.group(1)}.txt"
-    return f"<!-- run: {m.group(1)} -->\n```\n{f.read_text().rstrip()}\n```\n<!-- end -->" if f.exists() else m.group(0)
-text, count = re.subn(r"<!-- run: (history-[\w-]+) -->\n```\n.*?```\n<!-- end -->", block, text, flags=re.S)
-print(f"{count} blocks")
-doc.write_text(text)
-PY
+python3 scripts/run-blocks.py docs/protocol.md "$work"
 echo "docs/protocol.md: history examples regenerated from this run"

@@ -40,7 +40,8 @@ wait_for() {
 dotnet build src/KestrelChat -v quiet -nologo >/dev/null
 dotnet build src/KestrelChat.Client -v quiet -nologo >/dev/null
 # As the doc says: `dotnet run` starts the apphost, so ss and netstat name the processes as people see them.
-run_server() { dotnet run --no-build --project src/KestrelChat -- --Chat:Port="$chat" --Admin:Url="http://127.0.0.1:$admin" "$@"; }
+# Each server a fresh history file, as on a new install: what earlier runs said must not show up in this one's screens.
+run_server() { dotnet run --no-build --project src/KestrelChat -- --Chat:Port="$chat" --Admin:Url="http://127.0.0.1:$admin" --Chat:History:Path="$(mktemp -d "$work/history.XXXX")/history.db" "$@"; }
 
 run_server >"$work/server.log" 2>&1 &
 server=$!
@@ -191,19 +192,5 @@ if $check; then
 fi
 
 # Replace each generated block: <!-- run: NAME --> ```…``` <!-- end -->
-python3 - "$work" docs/observing.md <<'PY'
-import pathlib, re, sys
-work, doc = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-text = doc.read_text()
-def block(m):
-    name = m.group(1)
-    f = work / f"{name}.txt"
-    if not f.exists():
-        return m.group(0)  # e.g. netstat without net-tools: keep the last run's
-    return f"<!-- run: {name} -->\n```\n{f.read_text().rstrip()}\n```\n<!-- end -->"
-text, count = re.subn(r"<!-- run: ([\w-]+) -->\n```\n.*?```\n<!-- end -->", block, text, flags=re.S)
-missing = [f.stem for f in work.glob("*.txt") if f"<!-- run: {f.stem} -->" not in text]
-print(f"{count} blocks; outputs without a block: {missing or 'none'}")
-doc.write_text(text)
-PY
+python3 scripts/run-blocks.py docs/observing.md "$work"
 echo "docs/observing.md: regenerated from this run"

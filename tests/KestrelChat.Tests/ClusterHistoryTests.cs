@@ -10,64 +10,40 @@ namespace KestrelChat.Tests;
 /// Redis streams. Whichever instance a client lands on, it sees the same history; a third instance started
 /// later finds it in Redis.
 /// </summary>
-public sealed class ClusterHistoryTests : IAsyncLifetime
+public sealed class ClusterHistoryTests : TwoInstancesPerTest
 {
-    private readonly string _channel = $"hist{Guid.NewGuid():N}"[..16];
-    private RedisServer _redis = null!;
-    private ChatServer _a = null!;
-    private ChatServer _b = null!;
-
-    public async Task InitializeAsync()
-    {
-        _redis = await RedisServer.StartAsync();
-        _a = Instance("A");
-        _b = Instance("B");
-        foreach (var instance in new[] { _a, _b })
-        {
-            using var admin = instance.Admin();
-            await Poll.UntilAsync(() => admin.GetStringAsync("/health"), h => h == "Healthy");
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _a.DisposeAsync();
-        await _b.DisposeAsync();
-        await _redis.DisposeAsync();
-    }
-
     [Fact]
     public async Task Lines_said_on_A_are_shown_to_a_joiner_on_B_to_a_later_instance_and_through_either_admin_API()
     {
-        await using var alice = await _a.JoinAsync("alice");
-        await using var watcher = await _b.JoinAsync("watcher");
+        await using var alice = await A.JoinAsync("alice");
+        await using var watcher = await B.JoinAsync("watcher");
         await alice.SendLineAsync("Привет из A");
         await alice.SendLineAsync("/me машет рукой");
         await watcher.ReadLineUntilAsync(l => l == "* alice машет рукой");
 
-        await using var bob = await _b.JoinAsync("bob");
-        var lines = await ReadLinesAsync(bob, 4);
+        await using var bob = await B.JoinAsync("bob");
+        var lines = await bob.ReadLinesAsync(4);
         Assert.Equal("* Last 2 messages in #lobby:", lines[0]);
         Assert.EndsWith("] alice: Привет из A", lines[1]);
         Assert.EndsWith("] * alice машет рукой", lines[2]);
         Assert.Equal("* End of history.", lines[3]);
 
-        using var adminB = _b.Admin();
+        using var adminB = B.Admin();
         var messages = await Poll.UntilAsync(() => MessagesAsync(adminB), m => m.Count == 2); // A wrote them to Redis
         Assert.Equal(["машет рукой", "Привет из A"], messages.Select(m => m.Text));
 
         await using (var c = Instance("C"))
         {
             await using var carol = await c.JoinAsync("carol");
-            Assert.EndsWith("] alice: Привет из A", (await ReadLinesAsync(carol, 2))[1]);
+            Assert.EndsWith("] alice: Привет из A", (await carol.ReadLinesAsync(2))[1]);
         }
 
         Assert.Equal(HttpStatusCode.NoContent, (await adminB.DeleteAsync($"/rooms/lobby/messages/{messages[1].Id}")).StatusCode);
-        using var adminA = _a.Admin();
+        using var adminA = A.Admin();
         Assert.Equal(["машет рукой"], (await MessagesAsync(adminA)).Select(m => m.Text));
         await Poll.UntilAsync(async () =>
         {
-            await using var dave = await _a.JoinAsync($"dave{Guid.NewGuid():N}"[..12]); // A was told: gone from what its joiners see
+            await using var dave = await A.JoinAsync($"dave{Guid.NewGuid():N}"[..12]); // A was told: gone from what its joiners see
             return await dave.ReadLineAsync();
         }, first => first == "* Last message in #lobby:");
     }
@@ -75,9 +51,9 @@ public sealed class ClusterHistoryTests : IAsyncLifetime
     [Fact]
     public async Task A_member_who_left_on_A_and_comes_back_on_B_gets_exactly_what_was_said_meanwhile_on_both()
     {
-        await using var alice = await _a.JoinAsync("alice");
-        await using var bob = await _a.JoinAsync("bob");
-        await using var carol = await _b.JoinAsync("carol");
+        await using var alice = await A.JoinAsync("alice");
+        await using var bob = await A.JoinAsync("bob");
+        await using var carol = await B.JoinAsync("carol");
         await bob.ReadLineUntilAsync(l => l == "* carol joined the chat.");
         await alice.ReadLineUntilAsync(l => l == "* carol joined the chat.");
         await bob.SendLineAsync("/quit");
@@ -89,19 +65,13 @@ public sealed class ClusterHistoryTests : IAsyncLifetime
         await alice.ReadLineUntilAsync(l => l == "carol: said on B");
 
         // A's release of the nickname in Redis may still be on its way when carol has seen bob leave: ask again until B grants it.
-        await using var back = (await Poll.UntilAsync(() => TryJoinAsync(_b, "bob"), c => c is not null))!;
-        var lines = await ReadLinesAsync(back, 4);
+        await using var back = (await Poll.UntilAsync(() => TryJoinAsync(B, "bob"), c => c is not null))!;
+        var lines = await back.ReadLinesAsync(4);
         Assert.Equal("* You missed 2 messages while you were away:", lines[0]);
         Assert.EndsWith("] alice: said on A", lines[1]);
         Assert.EndsWith("] carol: said on B", lines[2]);
         Assert.Equal("* End of history.", lines[3]);
     }
-
-    private ChatServer Instance(string name) => ChatServer.Start(
-        ("Chat:Redis:Configuration", _redis.Configuration),
-        ("Chat:Redis:Channel", _channel),
-        ("Chat:Redis:InstanceName", name),
-        ("Chat:Redis:ClaimSeconds", "3"));
 
     /// <summary>The client, named and past its welcome; null (and closed) when the nickname was refused.</summary>
     private static async Task<ChatTestClient?> TryJoinAsync(ChatServer server, string nickname)
@@ -116,16 +86,6 @@ public sealed class ClusterHistoryTests : IAsyncLifetime
         }
         await client.DisposeAsync();
         return null;
-    }
-
-    private static async Task<List<string>> ReadLinesAsync(ChatTestClient client, int count)
-    {
-        var lines = new List<string>();
-        while (lines.Count < count)
-        {
-            lines.Add(await client.ReadLineAsync());
-        }
-        return lines;
     }
 
     private static async Task<List<HistoryMessage>> MessagesAsync(HttpClient admin) =>

@@ -8,39 +8,15 @@ namespace KestrelChat.Tests;
 /// Two KestrelChat instances (two real Kestrels in this process) sharing one real redis-server:
 /// one chat across instances, and what happens when Redis goes away and comes back.
 /// </summary>
-public sealed class ClusterTests : IAsyncLifetime
+public sealed class ClusterTests : TwoInstancesPerTest
 {
     private static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(10); // deadline for "the other instance has reported"
-    private readonly string _channel = $"test{Guid.NewGuid():N}"[..16];
-    private RedisServer _redis = null!;
-    private ChatServer _a = null!;
-    private ChatServer _b = null!;
-
-    public async Task InitializeAsync()
-    {
-        _redis = await RedisServer.StartAsync();
-        _a = Instance("A");
-        _b = Instance("B");
-        // Healthy = connected to Redis and subscribed: from then on nothing published is missed.
-        foreach (var instance in new[] { _a, _b })
-        {
-            using var admin = instance.Admin();
-            await WaitForAsync(() => admin.GetStringAsync("/health"), h => h == "Healthy");
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _a.DisposeAsync();
-        await _b.DisposeAsync();
-        await _redis.DisposeAsync();
-    }
 
     [Fact]
     public async Task A_line_from_a_client_on_A_reaches_a_client_on_B_and_back()
     {
-        await using var alice = await _a.JoinAsync("alice");
-        await using var bob = await _b.JoinAsync("bob");
+        await using var alice = await A.JoinAsync("alice");
+        await using var bob = await B.JoinAsync("bob");
 
         Assert.Equal("* bob joined the chat.", await alice.ReadLineAsync());
         await alice.SendLineAsync("привет, bob");
@@ -55,8 +31,8 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task A_nickname_taken_on_A_is_refused_on_B_regardless_of_case_and_freed_when_its_owner_leaves()
     {
-        var alice = await _a.JoinAsync("alice");
-        await using var other = await _b.ConnectAsync();
+        var alice = await A.JoinAsync("alice");
+        await using var other = await B.ConnectAsync();
         await other.ReadBytesAsync(4);
 
         await other.SendLineAsync("ALICE");
@@ -75,9 +51,9 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task Clients_and_who_show_the_whole_cluster_each_client_with_its_instance()
     {
-        await using var alice = await _a.JoinAsync("alice");
-        await using var bob = await _b.JoinAsync("bob");
-        using var adminA = _a.Admin();
+        await using var alice = await A.JoinAsync("alice");
+        await using var bob = await B.JoinAsync("bob");
+        using var adminA = A.Admin();
 
         var clients = await WaitForAsync(async () => await adminA.GetFromJsonAsync<JsonElement[]>("/clients"), c => c!.Length == 2);
 
@@ -92,9 +68,9 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task Rooms_are_cluster_wide_a_join_on_A_and_one_on_B_meet_and_rooms_and_who_count_both()
     {
-        await using var alice = await _a.JoinAsync("alice");
-        await using var bob = await _b.JoinAsync("bob");
-        await using var dave = await _b.JoinAsync("dave");
+        await using var alice = await A.JoinAsync("alice");
+        await using var bob = await B.JoinAsync("bob");
+        await using var dave = await B.JoinAsync("dave");
         await alice.ReadLineUntilAsync(l => l == "* dave joined the chat.");
         await bob.ReadLineUntilAsync(l => l == "* dave joined the chat.");
 
@@ -128,10 +104,10 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task Private_messages_announcements_and_kicks_by_id_cross_instances()
     {
-        await using var alice = await _a.JoinAsync("alice");
-        await using var bob = await _b.JoinAsync("bob");
+        await using var alice = await A.JoinAsync("alice");
+        await using var bob = await B.JoinAsync("bob");
         await alice.ReadLineAsync(); // bob joined
-        using var adminA = _a.Admin();
+        using var adminA = A.Admin();
 
         await alice.SendLineAsync("/msg bob только тебе");
         Assert.Equal("alice (private): только тебе", (await bob.ReadLineUntilAsync(l => !l.StartsWith('*'))).Line);
@@ -150,21 +126,21 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task With_Redis_down_local_chat_goes_on_health_is_Degraded_and_delivery_across_resumes_when_it_is_back()
     {
-        await using var alice = await _a.JoinAsync("alice");
-        await using var carol = await _a.JoinAsync("carol");
-        await using var bob = await _b.JoinAsync("bob");
+        await using var alice = await A.JoinAsync("alice");
+        await using var carol = await A.JoinAsync("carol");
+        await using var bob = await B.JoinAsync("bob");
         await alice.ReadLineUntilAsync(l => l == "* bob joined the chat.");
-        using var adminA = _a.Admin();
-        using var adminB = _b.Admin();
+        using var adminA = A.Admin();
+        using var adminB = B.Admin();
 
-        await _redis.StopAsync();
+        await Redis.StopAsync();
 
         await WaitForAsync(() => adminA.GetStringAsync("/health"), h => h == "Degraded");
         Assert.Equal("Healthy", await adminA.GetStringAsync("/health/ready")); // still serving its own clients
         await alice.SendLineAsync("redis is down, carol");
         Assert.Equal("alice: redis is down, carol", (await carol.ReadLineUntilAsync(l => l.StartsWith("alice", StringComparison.Ordinal))).Line);
 
-        await _redis.StartAgainAsync();
+        await Redis.StartAgainAsync();
 
         await WaitForAsync(() => adminA.GetStringAsync("/health"), h => h == "Healthy");
         await WaitForAsync(() => adminB.GetStringAsync("/health"), h => h == "Healthy");
@@ -187,11 +163,11 @@ public sealed class ClusterTests : IAsyncLifetime
     [Fact]
     public async Task The_nicknames_and_clients_of_a_crashed_instance_free_themselves()
     {
-        using var adminA = _a.Admin();
-        await using var other = await _a.ConnectAsync();
+        using var adminA = A.Admin();
+        await using var other = await A.ConnectAsync();
         await other.ReadBytesAsync(4);
         await using (var crashing = ServerProcess.Start(
-            ("Chat__Redis__Configuration", _redis.Configuration), ("Chat__Redis__Channel", _channel),
+            ("Chat__Redis__Configuration", Redis.Configuration), ("Chat__Redis__Channel", Channel),
             ("Chat__Redis__InstanceName", "C"), ("Chat__Redis__ClaimSeconds", "3")))
         {
             var (chat, _) = await crashing.WaitUntilListeningAsync(TimeSpan.FromSeconds(30));
@@ -228,12 +204,6 @@ public sealed class ClusterTests : IAsyncLifetime
         Assert.Equal("alice: anyone?", (await bob.ReadLineUntilAsync(l => l.StartsWith("alice", StringComparison.Ordinal))).Line);
         Assert.Equal("Degraded", await admin.GetStringAsync("/health"));
     }
-
-    private ChatServer Instance(string name) => ChatServer.Start(
-        ("Chat:Redis:Configuration", _redis.Configuration),
-        ("Chat:Redis:Channel", _channel),
-        ("Chat:Redis:InstanceName", name),
-        ("Chat:Redis:ClaimSeconds", "3"));
 
     /// <summary>Reads until <paramref name="done"/>, polling every 50 ms, failing at the deadline.</summary>
     private static async Task<T> WaitForAsync<T>(Func<Task<T>> read, Func<T, bool> done)

@@ -30,11 +30,11 @@ public sealed class HistoryTests
         await using var bob = await server.JoinAsync("bob");
         Assert.Equal(
             ["* Last 3 messages in #lobby:", "[12:02] alice: one", "[12:02] * alice waves", "[12:02] alice: привет, мир", "* End of history."],
-            await ReadLinesAsync(bob, 5));
+            await bob.ReadLinesAsync(5));
 
         clock.Advance(TimeSpan.FromDays(1)); // yesterday's lines carry their date
         await using var carol = await server.JoinAsync("carol");
-        Assert.Equal("[2026-11-29 12:02] alice: one", (await ReadLinesAsync(carol, 2))[1]);
+        Assert.Equal("[2026-11-29 12:02] alice: one", (await carol.ReadLinesAsync(2))[1]);
     }
 
     [Fact]
@@ -46,7 +46,7 @@ public sealed class HistoryTests
         await alice.SendLineAsync("before bob left");
         await SettledAsync(alice);
         var bob = await server.JoinAsync("bob");
-        await ReadLinesAsync(bob, 3); // the last line before it came
+        await bob.ReadLinesAsync(3); // the last line before it came
         await bob.SendLineAsync("/quit");
         await alice.ReadLineUntilAsync(l => l == "* bob left the chat.");
         await bob.DisposeAsync();
@@ -60,7 +60,7 @@ public sealed class HistoryTests
         bob = await server.JoinAsync("BOB"); // the same nickname, as the chat compares them
         Assert.Equal(
             ["* You missed 3 messages while you were away:", "[12:02] alice: missed 1", "[12:02] alice: missed 2", "[12:02] alice: missed 3", "* End of history."],
-            await ReadLinesAsync(bob, 5));
+            await bob.ReadLinesAsync(5));
         await bob.SendLineAsync("/quit");
         await alice.ReadLineUntilAsync(l => l == "* BOB left the chat.");
         await bob.DisposeAsync();
@@ -72,7 +72,7 @@ public sealed class HistoryTests
         await SettledAsync(alice);
         clock.Advance(TimeSpan.FromMinutes(61)); // past Chat:History:ReplayMinutes
         await using var back = await server.JoinAsync("bob");
-        var lines = await ReadLinesAsync(back, 22);
+        var lines = await back.ReadLinesAsync(22);
         Assert.Equal("* Last 20 messages in #lobby:", lines[0]);
         Assert.Equal([.. Enumerable.Range(6, 20).Select(i => $"[13:01] alice: later {i}")], lines[1..21]);
         Assert.Equal("* End of history.", lines[21]);
@@ -90,7 +90,7 @@ public sealed class HistoryTests
         await alice.SendLineAsync("in dev 1");
         await alice.SendLineAsync("in dev 2");
         await alice.SendLineAsync("/history 1");
-        Assert.Equal(["* Last message in #dev:", "[12:02] alice: in dev 2", "* End of history."], await ReadLinesAsync(alice, 3));
+        Assert.Equal(["* Last message in #dev:", "[12:02] alice: in dev 2", "* End of history."], await alice.ReadLinesAsync(3));
         await alice.SendLineAsync("/history 0");
         Assert.Equal("! Usage: /history [N], N from 1 to 200", await alice.ReadLineAsync());
         await alice.SendLineAsync("/history lots");
@@ -118,13 +118,13 @@ public sealed class HistoryTests
             await using var second = ServerProcess.Start(path);
             var (chat2, _) = await second.WaitUntilListeningAsync(TimeSpan.FromSeconds(30));
             await using var carol = await ChatTestClient.JoinAsync(chat2, "carol");
-            var lines = await ReadLinesAsync(carol, 3);
+            var lines = await carol.ReadLinesAsync(3);
             Assert.Equal("* Last message in #lobby:", lines[0]);
             Assert.EndsWith("] alice: Я буду здесь завтра", lines[1]);
             await carol.SendLineAsync("said after the restart");
             await SettledAsync(carol);
             await using var back = await ChatTestClient.JoinAsync(chat2, "alice"); // left at the stop, back within the hour
-            Assert.Equal("* You missed 1 message while you were away:", (await ReadLinesAsync(back, 2))[0]);
+            Assert.Equal("* You missed 1 message while you were away:", (await back.ReadLinesAsync(2))[0]);
         }
         finally
         {
@@ -147,7 +147,7 @@ public sealed class HistoryTests
             await alice.SendLineAsync("still here");
             Assert.Equal("alice: still here", (await bob.ReadLineUntilAsync(l => l.StartsWith("alice:", StringComparison.Ordinal))).Line);
             await using var carol = await server.JoinAsync("carol"); // the last lines are kept in memory meanwhile
-            Assert.Equal(["* Last message in #lobby:"], (await ReadLinesAsync(carol, 1)));
+            Assert.Equal(["* Last message in #lobby:"], (await carol.ReadLinesAsync(1)));
 
             var response = await admin.GetAsync("/rooms/lobby/messages");
             Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
@@ -173,7 +173,7 @@ public sealed class HistoryTests
             await alice.SendLineAsync("the chat goes on");
             await SettledAsync(alice);
             await using var bob = await server.JoinAsync("bob");
-            Assert.EndsWith("] alice: the chat goes on", (await ReadLinesAsync(bob, 2))[1]);
+            Assert.EndsWith("] alice: the chat goes on", (await bob.ReadLinesAsync(2))[1]);
             Assert.StartsWith("this is not an SQLite database", await File.ReadAllTextAsync(path)); // left as it was, for its owner to look at
         }
         finally
@@ -210,8 +210,8 @@ public sealed class HistoryTests
         Assert.Equal(HttpStatusCode.NotFound, (await admin.DeleteAsync($"/rooms/lobby/messages/{all[1].Id}")).StatusCode);
         Assert.Equal(["third", "Привет всем"], (await MessagesAsync(admin, "/rooms/lobby/messages")).Select(m => m.Text));
         await using var carol = await server.JoinAsync("carol"); // gone from what joiners are shown too
-        Assert.Equal(["* Last 2 messages in #lobby:"], (await ReadLinesAsync(carol, 1)));
-        Assert.DoesNotContain("second", string.Join('\n', await ReadLinesAsync(carol, 3)));
+        Assert.Equal(["* Last 2 messages in #lobby:"], (await carol.ReadLinesAsync(1)));
+        Assert.DoesNotContain("second", string.Join('\n', await carol.ReadLinesAsync(3)));
     }
 
     [Fact]
@@ -253,16 +253,6 @@ public sealed class HistoryTests
     {
         await client.SendLineAsync("/history 1");
         await client.ReadLineUntilAsync(l => l == "* End of history." || l.StartsWith("* Nothing has been said", StringComparison.Ordinal));
-    }
-
-    private static async Task<List<string>> ReadLinesAsync(ChatTestClient client, int count)
-    {
-        var lines = new List<string>();
-        while (lines.Count < count)
-        {
-            lines.Add(await client.ReadLineAsync());
-        }
-        return lines;
     }
 
     private static async Task<List<HistoryMessage>> MessagesAsync(HttpClient admin, string uri) =>

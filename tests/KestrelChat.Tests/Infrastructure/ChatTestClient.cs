@@ -138,6 +138,17 @@ public sealed class ChatTestClient : IAsyncDisposable
     }
 
     /// <summary>Reads lines until one matches, returning it; the skipped lines are returned too for assertions.</summary>
+    /// <summary>The next <paramref name="count"/> lines, each with the read deadline.</summary>
+    public async Task<List<string>> ReadLinesAsync(int count)
+    {
+        var lines = new List<string>(count);
+        while (lines.Count < count)
+        {
+            lines.Add(await ReadLineAsync());
+        }
+        return lines;
+    }
+
     public async Task<(string Line, List<string> Skipped)> ReadLineUntilAsync(Func<string, bool> match, TimeSpan? timeout = null)
     {
         var skipped = new List<string>();
