@@ -124,6 +124,24 @@ public sealed class ClusterTests : TwoInstancesPerTest
     }
 
     [Fact]
+    public async Task A_frozen_Redis_makes_health_Degraded_within_its_PING_bound_and_Healthy_again_when_it_answers()
+    {
+        using var admin = A.Admin();
+        Redis.Freeze(); // the socket stays open: only a PING can tell
+        try
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            Assert.Equal("Degraded", await admin.GetStringAsync("/health"));
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"/health took {clock.Elapsed} against a frozen Redis");
+        }
+        finally
+        {
+            Redis.Thaw();
+        }
+        await WaitForAsync(() => admin.GetStringAsync("/health"), h => h == "Healthy");
+    }
+
+    [Fact]
     public async Task With_Redis_down_local_chat_goes_on_health_is_Degraded_and_delivery_across_resumes_when_it_is_back()
     {
         await using var alice = await A.JoinAsync("alice");

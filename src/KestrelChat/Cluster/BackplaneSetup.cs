@@ -30,14 +30,27 @@ internal static class BackplaneSetup
         ActivatorUtilities.CreateInstance<RedisBackplane>(provider);
 }
 
-/// <summary>Degraded (not unhealthy) while Redis is away: the instance still serves its own clients.</summary>
+/// <summary>
+/// Degraded (not unhealthy) while Redis is away or does not answer: the instance still serves its own clients.
+/// A connected socket proves nothing (a frozen Redis keeps it open), so each check sends a PING and waits at
+/// most <see cref="PingTimeout"/> for the answer: /health itself never hangs on Redis.
+/// </summary>
 internal sealed class BackplaneHealthCheck(IChatBackplane backplane) : IHealthCheck
 {
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(backplane switch
+    public static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(1);
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (backplane is not RedisBackplane redis)
         {
-            RedisBackplane { IsConnected: true } => HealthCheckResult.Healthy($"Instance {backplane.InstanceName} connected to Redis."),
-            RedisBackplane => HealthCheckResult.Degraded("Redis is unreachable: serving local clients only, nothing crosses instances."),
-            _ => HealthCheckResult.Healthy("Single instance (Chat:Redis:Configuration is not set)."),
-        });
+            return HealthCheckResult.Healthy("Single instance (Chat:Redis:Configuration is not set).");
+        }
+        if (!redis.IsConnected)
+        {
+            return HealthCheckResult.Degraded("Redis is unreachable: serving local clients only, nothing crosses instances.");
+        }
+        return await redis.PingAsync(PingTimeout).ConfigureAwait(false) is { } latency
+            ? HealthCheckResult.Healthy($"Instance {backplane.InstanceName} connected to Redis (PING {latency.TotalMilliseconds:0.#} ms).")
+            : HealthCheckResult.Degraded($"Redis does not answer a PING within {PingTimeout.TotalSeconds:0.#} s: lines across instances are late or lost, local chat goes on.");
+    }
 }

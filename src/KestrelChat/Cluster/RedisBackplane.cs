@@ -56,6 +56,30 @@ internal sealed partial class RedisBackplane(
 
     public void Attach(IClusterReceiver receiver) => _receiver = receiver;
 
+    /// <summary>How long Redis takes to answer a PING, or null when it does not within <paramref name="bound"/> (or is away).</summary>
+    public async Task<TimeSpan?> PingAsync(TimeSpan bound)
+    {
+        if (_redis is not { IsConnected: true } redis)
+        {
+            return null;
+        }
+        var ping = redis.GetDatabase().PingAsync();
+        if (await Task.WhenAny(ping, Task.Delay(bound)).ConfigureAwait(false) != ping)
+        {
+            // A frozen Redis: the PING ends later, on the library's own timeout; its failure is observed there.
+            _ = ping.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            return null;
+        }
+        try
+        {
+            return await ping.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsRedisFailure(ex))
+        {
+            return null;
+        }
+    }
+
     /// <summary>The connection, shared with the cluster's history store (<see cref="History.RedisHistoryStore"/>); null before the start.</summary>
     internal ConnectionMultiplexer? Connection => _redis;
 
@@ -68,26 +92,46 @@ internal sealed partial class RedisBackplane(
         configuration.AbortOnConnectFail = false; // start and serve local clients even if Redis is down
         configuration.BacklogPolicy = BacklogPolicy.FailFast; // never queue chat lines for later: at most once
         configuration.ClientName = $"kestrelchat-{InstanceName}";
-        _redis = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
-        _redis.ConnectionFailed += (_, e) => LogRedisDown(e.EndPoint?.ToString(), e.FailureType.ToString());
-        _redis.ConnectionRestored += (_, e) =>
+        // The chat never waits for Redis longer than StartWait: a Redis that accepts the connection and never
+        // answers held the start for over 20 s, the ports closed and nothing in the log. Without Redis this
+        // instance serves its own clients; it joins the cluster when Redis answers (the heartbeat subscribes).
+        LogConnecting(configuration.ToString(includePassword: false), StartWait.TotalSeconds);
+        _connecting = ConnectAsync(configuration);
+        using (var poll = new PeriodicTimer(TimeSpan.FromMilliseconds(20)))
+        {
+            var until = DateTime.UtcNow + StartWait;
+            while (_redis?.IsConnected != true && DateTime.UtcNow < until && await poll.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+            }
+        }
+        if (_redis?.IsConnected != true)
+        {
+            LogNotAnswering(configuration.ToString(includePassword: false), StartWait.TotalSeconds);
+        }
+        await EnsureSubscribedAsync().ConfigureAwait(false);
+        LogJoinedCluster(InstanceName, _options.Channel, _redis?.IsConnected == true);
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The most the start waits for Redis.</summary>
+    internal static readonly TimeSpan StartWait = TimeSpan.FromSeconds(3);
+
+    private Task? _connecting; // observed by the heartbeat once it has ended
+
+    private async Task ConnectAsync(ConfigurationOptions configuration)
+    {
+        var redis = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
+        redis.ConnectionFailed += (_, e) => LogRedisDown(e.EndPoint?.ToString(), e.FailureType.ToString());
+        redis.ConnectionRestored += (_, e) =>
         {
             LogRedisBack(e.EndPoint?.ToString());
             _ = HeartbeatAsync(); // subscribe if not yet, re-claim nicknames and re-list clients at once
         };
-
-        // Give a reachable Redis its connect timeout to come up, but never fail the start: without Redis
-        // this instance serves its own clients, and the heartbeat subscribes once Redis is there.
-        using (var poll = new PeriodicTimer(TimeSpan.FromMilliseconds(20)))
+        _redis = redis;
+        if (redis.IsConnected)
         {
-            var until = DateTime.UtcNow.AddMilliseconds(configuration.ConnectTimeout);
-            while (!_redis.IsConnected && DateTime.UtcNow < until && await poll.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
-            {
-            }
+            await HeartbeatAsync().ConfigureAwait(false); // late: subscribe and list this instance's clients now
         }
-        await EnsureSubscribedAsync().ConfigureAwait(false);
-        LogJoinedCluster(InstanceName, _options.Channel, _redis.IsConnected);
-        await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -111,11 +155,11 @@ internal sealed partial class RedisBackplane(
 
     public async ValueTask<bool> TryClaimNicknameAsync(ChatSession session, string nickname, CancellationToken cancellationToken = default)
     {
-        var db = _redis!.GetDatabase();
         var key = NicknameKey(nickname);
         var value = ClaimValue(session, nickname);
         try
         {
+            var db = Database();
             if (await db.StringSetAsync(key, value, ClaimTtl, When.NotExists).WaitAsync(cancellationToken).ConfigureAwait(false))
             {
                 return true;
@@ -131,7 +175,7 @@ internal sealed partial class RedisBackplane(
     }
 
     public void ReleaseNickname(ChatSession session, string nickname) => _ = Try(() =>
-        _redis!.GetDatabase().ScriptEvaluateAsync(ReleaseScript, [NicknameKey(nickname)], [ClaimValue(session, nickname)]));
+        Database().ScriptEvaluateAsync(ReleaseScript, [NicknameKey(nickname)], [ClaimValue(session, nickname)]));
 
     public void Publish(ClusterMessage message, string? instance)
     {
@@ -153,7 +197,7 @@ internal sealed partial class RedisBackplane(
     {
         try
         {
-            var value = (string?)await _redis!.GetDatabase().StringGetAsync(NicknameKey(nickname)).WaitAsync(cancellationToken).ConfigureAwait(false);
+            var value = (string?)await Database().StringGetAsync(NicknameKey(nickname)).WaitAsync(cancellationToken).ConfigureAwait(false);
             return value?.Split('|', 3) is [var instance, var connection, var name] && instance != InstanceName
                 ? new NicknameOwner(instance, connection, name)
                 : null;
@@ -168,7 +212,7 @@ internal sealed partial class RedisBackplane(
     {
         try
         {
-            var db = _redis!.GetDatabase();
+            var db = Database();
             var since = DateTimeOffset.UtcNow.Subtract(ClaimTtl).ToUnixTimeMilliseconds();
             var instances = await db.SortedSetRangeByScoreAsync($"{_prefix}:instances", since).WaitAsync(cancellationToken).ConfigureAwait(false);
             var clients = new List<ClientInfo>();
@@ -205,6 +249,14 @@ internal sealed partial class RedisBackplane(
     /// <summary>Never throws: a failed heartbeat is retried on the next tick (a throwing BackgroundService would stop the host).</summary>
     private async Task HeartbeatAsync()
     {
+        if (_connecting is { IsCompleted: true } connecting)
+        {
+            _connecting = null;
+            if (connecting.Exception is { } failed)
+            {
+                LogRedisCallFailed(failed.GetBaseException().Message); // a configuration Redis refused outright
+            }
+        }
         await EnsureSubscribedAsync().ConfigureAwait(false);
         await Try(HeartbeatCoreAsync).ConfigureAwait(false);
     }
@@ -301,6 +353,10 @@ internal sealed partial class RedisBackplane(
     private string ClaimValue(ChatSession session, string nickname) => $"{InstanceName}|{session.Id}|{nickname}";
 
     /// <summary>Runs a Redis call whose failure must not matter to the chat (Redis away, or the process stopping).</summary>
+    /// <summary>The database; a Redis failure (caught like any other) while the start's connection has not been made yet.</summary>
+    private IDatabase Database() => _redis?.GetDatabase()
+        ?? throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, CommandFlags.None, "Redis has not answered yet.");
+
     private async Task Try(Func<Task> call)
     {
         try
@@ -312,6 +368,12 @@ internal sealed partial class RedisBackplane(
             LogRedisCallFailed(ex.Message);
         }
     }
+
+    [LoggerMessage(LogLevel.Information, "Connecting to Redis ({Configuration}); the chat starts within {Seconds} s whatever Redis does")]
+    private partial void LogConnecting(string configuration, double seconds);
+
+    [LoggerMessage(LogLevel.Warning, "Redis ({Configuration}) has not answered within {Seconds} s: starting without it, serving local clients only; this instance joins the cluster when Redis answers")]
+    private partial void LogNotAnswering(string configuration, double seconds);
 
     [LoggerMessage(LogLevel.Information, "Instance {Instance} joined chat cluster '{Channel}' through Redis (connected: {Connected})")]
     private partial void LogJoinedCluster(string instance, string channel, bool connected);

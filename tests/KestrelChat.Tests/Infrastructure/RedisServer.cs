@@ -59,6 +59,18 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Freezes the server (SIGSTOP): its sockets stay open, nothing answers, until <see cref="Thaw"/>.</summary>
+    public void Freeze() => Signal("-STOP");
+
+    /// <summary>Lets a frozen server go on (SIGCONT).</summary>
+    public void Thaw() => Signal("-CONT");
+
+    private void Signal(string signal)
+    {
+        using var kill = Process.Start("kill", [signal, _process!.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
     /// <summary>Stops the server abruptly (SIGKILL): the outage starts now.</summary>
     public async Task StopAsync()
     {
