@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using KestrelChat.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace KestrelChat.Tests;
 
@@ -121,6 +122,29 @@ public sealed class ClusterTests : TwoInstancesPerTest
         (await adminA.DeleteAsync($"/clients/{bobId}?reason=spam")).EnsureSuccessStatusCode();
         Assert.Equal(["! You were disconnected by an operator: spam"], await bob.ReadToEndAsync());
         Assert.Equal("* bob left the chat.", await alice.ReadLineAsync());
+    }
+
+    [Fact]
+    public async Task A_configured_instance_name_a_live_instance_has_stops_the_start_with_the_reason_a_default_one_takes_another()
+    {
+        await using (var clash = ServerProcess.Start(("Chat__Redis__Configuration", Redis.Configuration), ("Chat__Redis__Channel", Channel),
+            ("Chat__Redis__InstanceName", "A"))) // A is alive
+        {
+            Assert.Equal(1, await clash.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Contains($"KestrelChat cannot start: Chat:Redis:InstanceName 'A' is the name of another live instance of cluster '{Channel}'", clash.Output, StringComparison.Ordinal);
+        }
+
+        await using var first = ChatServer.Start(("Chat:Redis:Configuration", Redis.Configuration), ("Chat:Redis:Channel", Channel));
+        await using var second = ChatServer.Start(("Chat:Redis:Configuration", Redis.Configuration), ("Chat:Redis:Channel", Channel));
+        var firstName = first.Services.GetRequiredService<KestrelChat.Cluster.IChatBackplane>().InstanceName;
+        var secondName = second.Services.GetRequiredService<KestrelChat.Cluster.IChatBackplane>().InstanceName;
+        Assert.Equal($"{Environment.MachineName}-0", firstName); // the machine and the chat port (0 here: any free port)
+        Assert.Equal($"{firstName}-2", secondName);
+
+        await using var alice = await first.JoinAsync("alice"); // and the two are one chat
+        await using var bob = await second.JoinAsync("bob");
+        await alice.SendLineAsync("one chat");
+        Assert.Equal("alice: one chat", (await bob.ReadLineUntilAsync(l => l.StartsWith("alice:", StringComparison.Ordinal))).Line);
     }
 
     [Fact]

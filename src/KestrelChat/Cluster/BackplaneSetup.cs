@@ -11,7 +11,8 @@ internal static class BackplaneSetup
 {
     public static IServiceCollection AddChatBackplane(this IServiceCollection services)
     {
-        services.AddOptions<RedisOptions>().BindConfiguration(RedisOptions.Section).ValidateOnStart();
+        services.AddOptions<RedisOptions>().BindConfiguration(RedisOptions.Section).ValidateOnStart()
+            .PostConfigure<IOptions<ChatOptions>>((redis, chat) => redis.DefaultInstanceName = $"{Environment.MachineName}-{chat.Value.Port}");
         services.AddSingleton<IValidateOptions<RedisOptions>, RedisOptionsValidator>();
         services.AddSingleton(provider => provider.GetRequiredService<IOptions<RedisOptions>>().Value.Enabled
             ? CreateRedisBackplane(provider)

@@ -43,7 +43,11 @@ internal sealed partial class RedisBackplane(
     private readonly SemaphoreSlim _subscribing = new(1, 1);
     private ChannelMessageQueue? _allMessages, _myMessages;
 
-    public string InstanceName => _options.Instance;
+    private string _instanceName = options.Value.Instance;
+    private readonly string _instanceToken = Guid.NewGuid().ToString("N"); // which process holds the name's claim
+
+    /// <summary>This instance's name: the configured or default one, or, if a live instance had the default, the one it took instead.</summary>
+    public string InstanceName => Volatile.Read(ref _instanceName);
 
     public bool IsClustered => true;
 
@@ -108,6 +112,18 @@ internal sealed partial class RedisBackplane(
         {
             LogNotAnswering(configuration.ToString(includePassword: false), StartWait.TotalSeconds);
         }
+        else
+        {
+            try
+            {
+                await ClaimInstanceNameAsync().ConfigureAwait(false); // a configured name a live instance has stops the start here
+                _nameClaimed = true;
+            }
+            catch (Exception ex) when (IsRedisFailure(ex))
+            {
+                LogRedisCallFailed(ex.Message); // the heartbeat claims it
+            }
+        }
         await EnsureSubscribedAsync().ConfigureAwait(false);
         LogJoinedCluster(InstanceName, _options.Channel, _redis?.IsConnected == true);
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -127,12 +143,42 @@ internal sealed partial class RedisBackplane(
             LogRedisBack(e.EndPoint?.ToString());
             _ = HeartbeatAsync(); // subscribe if not yet, re-claim nicknames and re-list clients at once
         };
-        _redis = redis;
-        if (redis.IsConnected)
+        _redis = redis; // late or not: the heartbeat claims the name and subscribes on its next tick
+    }
+
+    /// <summary>
+    /// Two live instances with one name split the cluster without a word (each ignores the other's messages as
+    /// its own): the name is claimed in Redis like a nickname, and renewed with the heartbeat. A default name
+    /// that is taken becomes "NAME-2", "NAME-3"…; a configured one stops the start with the reason.
+    /// </summary>
+    private async Task ClaimInstanceNameAsync()
+    {
+        var db = Database();
+        var name = InstanceName;
+        for (var suffix = 2; ; suffix++)
         {
-            await HeartbeatAsync().ConfigureAwait(false); // late: subscribe and list this instance's clients now
+            if (await db.StringSetAsync(InstanceKey(name), _instanceToken, ClaimTtl, When.NotExists).ConfigureAwait(false)
+                || await db.StringGetAsync(InstanceKey(name)).ConfigureAwait(false) == _instanceToken)
+            {
+                if (name != InstanceName)
+                {
+                    LogTookAnotherName(InstanceName, name);
+                    Volatile.Write(ref _instanceName, name);
+                }
+                return;
+            }
+            if (_options.InstanceNameIsExplicit)
+            {
+                throw new InstanceNameTakenException(
+                    $"Chat:Redis:InstanceName '{name}' is the name of another live instance of cluster '{_options.Channel}'. Give each instance its own name (or leave it unset).");
+            }
+            name = $"{_options.Instance}-{suffix}";
         }
     }
+
+    private RedisKey InstanceKey(string name) => $"{_prefix}:instance:{name}";
+
+    private bool _nameClaimed; // heartbeat only, after the start
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -141,6 +187,7 @@ internal sealed partial class RedisBackplane(
         {
             // Leave the cluster's lists at once rather than when the entries expire.
             await Try(() => Task.WhenAll(
+                redis.GetDatabase().ScriptEvaluateAsync(ReleaseScript, [InstanceKey(InstanceName)], [_instanceToken]),
                 redis.GetDatabase().SortedSetRemoveAsync($"{_prefix}:instances", InstanceName),
                 redis.GetDatabase().KeyDeleteAsync(ClientsKey(InstanceName)))).ConfigureAwait(false);
         }
@@ -249,6 +296,23 @@ internal sealed partial class RedisBackplane(
     /// <summary>Never throws: a failed heartbeat is retried on the next tick (a throwing BackgroundService would stop the host).</summary>
     private async Task HeartbeatAsync()
     {
+        if (!_nameClaimed && _redis is { IsConnected: true })
+        {
+            try
+            {
+                await ClaimInstanceNameAsync().ConfigureAwait(false); // Redis answered only after the start
+                _nameClaimed = true;
+            }
+            catch (InstanceNameTakenException ex)
+            {
+                LogRedisCallFailed(ex.Message);
+                _nameClaimed = true; // said once; the renewals say the rest
+            }
+            catch (Exception ex) when (IsRedisFailure(ex))
+            {
+                LogRedisCallFailed(ex.Message);
+            }
+        }
         if (_connecting is { IsCompleted: true } connecting)
         {
             _connecting = null;
@@ -313,12 +377,22 @@ internal sealed partial class RedisBackplane(
         });
         var clients = sessions.Select(s => new HashEntry(s.Id, ClusterClient.Serialize(s))).ToArray();
         var key = ClientsKey(InstanceName);
+        var nameRenewal = RenewInstanceNameAsync(db, ttlMs);
         var tasks = new List<Task>(renewals)
         {
+            nameRenewal,
             db.SortedSetAddAsync($"{_prefix}:instances", InstanceName, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()),
             ReplaceHashAsync(db, key, clients),
         };
         await Task.WhenAll(tasks).ConfigureAwait(false);
+    }
+
+    private async Task RenewInstanceNameAsync(IDatabase db, long ttlMs)
+    {
+        if ((long)await db.ScriptEvaluateAsync(RenewScript, [InstanceKey(InstanceName)], [_instanceToken, ttlMs]).ConfigureAwait(false) == 0)
+        {
+            LogInstanceNameClash(InstanceName); // taken while Redis was away (this instance started without it)
+        }
     }
 
     private async Task ReplaceHashAsync(IDatabase db, RedisKey key, HashEntry[] clients)
@@ -369,6 +443,12 @@ internal sealed partial class RedisBackplane(
         }
     }
 
+    [LoggerMessage(LogLevel.Warning, "Another live instance of the cluster is called {Taken}: this one is {Name} (set Chat:Redis:InstanceName to choose)")]
+    private partial void LogTookAnotherName(string taken, string name);
+
+    [LoggerMessage(LogLevel.Error, "Another live instance of the cluster is called {Name} as well (it took the name while this one had no Redis): lines between the two are lost; give each its own Chat:Redis:InstanceName")]
+    private partial void LogInstanceNameClash(string name);
+
     [LoggerMessage(LogLevel.Information, "Connecting to Redis ({Configuration}); the chat starts within {Seconds} s whatever Redis does")]
     private partial void LogConnecting(string configuration, double seconds);
 
@@ -399,3 +479,6 @@ internal sealed partial class RedisBackplane(
     [LoggerMessage(LogLevel.Debug, "A Redis call failed: {Error}")]
     private partial void LogRedisCallFailed(string error);
 }
+
+/// <summary>A configured instance name that a live instance of the cluster has: the start stops with the reason.</summary>
+internal sealed class InstanceNameTakenException(string message) : Exception(message);

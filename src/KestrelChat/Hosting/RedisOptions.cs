@@ -18,8 +18,9 @@ public sealed class RedisOptions
     public string Channel { get; set; } = "kestrelchat";
 
     /// <summary>
-    /// This instance's name in the cluster, shown in GET /clients. Default: the machine name (a
-    /// container's hostname under Docker). Must differ between instances.
+    /// This instance's name in the cluster, shown in GET /clients. Default: the machine name and the chat
+    /// port ("vm-55555"; a container's hostname under Docker); if a live instance has that name already, this
+    /// one takes "vm-55555-2" and says so. A name given here that a live instance has stops the start.
     /// </summary>
     public string? InstanceName { get; set; }
 
@@ -32,7 +33,13 @@ public sealed class RedisOptions
 
     internal bool Enabled => !string.IsNullOrWhiteSpace(Configuration);
 
-    internal string Instance => string.IsNullOrWhiteSpace(InstanceName) ? Environment.MachineName : InstanceName;
+    /// <summary>True when Chat:Redis:InstanceName was given: a clash with a live instance then stops the start.</summary>
+    internal bool InstanceNameIsExplicit => !string.IsNullOrWhiteSpace(InstanceName);
+
+    /// <summary>The default name: the machine name and the chat port, so that two instances on one host differ.</summary>
+    internal string DefaultInstanceName { get; set; } = Environment.MachineName;
+
+    internal string Instance => InstanceNameIsExplicit ? InstanceName! : DefaultInstanceName;
 }
 
 internal sealed class RedisOptionsValidator : IValidateOptions<RedisOptions>

@@ -86,6 +86,7 @@ internal static partial class StartupProblems
         InvalidOperationException when ConversionFailure().Match(exception.Message) is { Success: true } match =>
             WrongType(match.Groups["key"].Value, match.Groups["type"].Value, configuration),
         PortInUseException inUse => inUse.Message,
+        Cluster.InstanceNameTakenException taken => taken.Message,
         IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException } => $"{exception.Message} Is another server using the port?",
         _ => null,
     };
