@@ -148,6 +148,36 @@ public sealed class ClusterTests : TwoInstancesPerTest
     }
 
     [Fact]
+    public async Task An_instance_killed_with_SIGKILL_is_declared_dead_within_seconds_its_clients_leave_with_notices_and_their_nicknames_are_free()
+    {
+        await using var alice = await A.JoinAsync("alice");
+        var c = ServerProcess.Start(("Chat__Redis__Configuration", Redis.Configuration), ("Chat__Redis__Channel", Channel),
+            ("Chat__Redis__InstanceName", "C"), ("Chat__Redis__ClaimSeconds", "3"));
+        await using (c)
+        {
+            var (chat, _) = await c.WaitUntilListeningAsync(TimeSpan.FromSeconds(30));
+            await using var bob = await ChatTestClient.JoinAsync(chat, "bob");
+            await alice.ReadLineUntilAsync(l => l == "* bob joined the chat.", TimeSpan.FromSeconds(15));
+            using var admin = A.Admin();
+            await WaitForAsync(() => admin.GetStringAsync("/clients"), json => json.Contains("\"nickname\":\"bob\"", StringComparison.Ordinal)); // C's heartbeat listed bob
+        } // SIGKILL: no goodbye, no leave, nothing released
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await alice.ReadLineUntilAsync(l => l == "* bob left the chat.", TimeSpan.FromSeconds(15));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"bob's leave came {clock.Elapsed} after the crash");
+        // The dead instance's claim is gone: bob may take his name again (asked until B grants it, within seconds).
+        await WaitForAsync(async () =>
+        {
+            await using var again = await B.ConnectAsync();
+            Assert.Equal("NICK", await again.ReadBytesAsync(4));
+            await again.SendLineAsync("bob");
+            await again.ReadLineAsync();
+            return await again.ReadLineAsync();
+        }, line => line.StartsWith("* Welcome, bob!", StringComparison.Ordinal));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(12), $"bob's nickname was free {clock.Elapsed} after the crash");
+    }
+
+    [Fact]
     public async Task A_frozen_Redis_makes_health_Degraded_within_its_PING_bound_and_Healthy_again_when_it_answers()
     {
         using var admin = A.Admin();

@@ -225,6 +225,9 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
             case ClusterMessageKind.History when message.Room is { } room:
                 _history.AddFromCluster(RoomNames.Key(room), room, message.Line);
                 break;
+            case ClusterMessageKind.InstanceGone:
+                AnnounceGone(message.Line);
+                break;
             case ClusterMessageKind.HistoryDelete when message.Room is { } room:
                 _history.DeleteFromCluster(RoomNames.Key(room), message.Line);
                 break;
@@ -248,6 +251,19 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
             foreach (var room in _rooms.Values)
             {
                 room.Dispose();
+            }
+        }
+    }
+
+    /// <summary>The members of a dead instance left: each room here where they were says so (the roster repairs itself with the heartbeats).</summary>
+    private void AnnounceGone(byte[] members)
+    {
+        foreach (var entry in System.Text.Encoding.UTF8.GetString(members).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = entry.Split('\t', 2);
+            if (parts.Length == 2 && FindRoom(parts[1]) is { } room)
+            {
+                room.DeliverFromCluster(ServerLines.Left(parts[0], room.Place), 1);
             }
         }
     }

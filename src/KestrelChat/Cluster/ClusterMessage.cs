@@ -25,6 +25,12 @@ internal enum ClusterMessageKind : byte
 
     /// <summary>A history item removed by an operator (its id, as text): gone from every instance's memory too.</summary>
     HistoryDelete = 6,
+
+    /// <summary>
+    /// An instance stopped saying it is alive (crashed, cut off): its named clients, one "nickname TAB room" line
+    /// each, have left; every instance tells its own members in those rooms.
+    /// </summary>
+    InstanceGone = 7,
 }
 
 /// <summary>

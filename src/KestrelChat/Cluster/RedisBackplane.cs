@@ -285,12 +285,78 @@ internal sealed partial class RedisBackplane(
     /// <summary>Every third of the claim time: say this instance is alive, renew its nicknames, refresh its client list.</summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(ClaimTtl / 3);
-        do
+        var liveness = LivenessAsync(stoppingToken);
+        try
         {
-            await HeartbeatAsync().ConfigureAwait(false);
+            using var timer = new PeriodicTimer(ClaimTtl / 3);
+            do
+            {
+                await HeartbeatAsync().ConfigureAwait(false);
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
         }
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+        finally
+        {
+            await liveness.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>How often an instance says it is alive and looks for those that stopped: a fifth of Chat:Redis:DeadAfterSeconds.</summary>
+    private TimeSpan LivenessInterval => TimeSpan.FromSeconds(_options.DeadAfterSeconds) / 5;
+
+    /// <summary>Never throws: ends with the stop.</summary>
+    private async Task LivenessAsync(CancellationToken stopping)
+    {
+        using var timer = new PeriodicTimer(LivenessInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
+            {
+                await Try(CheckLivenessAsync).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The stop.
+        }
+    }
+
+    /// <summary>
+    /// Says this instance is alive (its score in the instances set) and looks for instances whose score is
+    /// older than Chat:Redis:DeadAfterSeconds. Removing one from the set is atomic, so exactly one survivor
+    /// speaks for each dead instance: it frees the nicknames its clients had, drops its client list, and tells
+    /// every instance (itself included) which members left which rooms.
+    /// </summary>
+    private async Task CheckLivenessAsync()
+    {
+        if (_redis is not { IsConnected: true } || !_nameClaimed)
+        {
+            return;
+        }
+        var db = Database();
+        RedisKey instances = $"{_prefix}:instances";
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await db.SortedSetAddAsync(instances, InstanceName, now).ConfigureAwait(false);
+        var dead = await db.SortedSetRangeByScoreAsync(instances, double.NegativeInfinity, now - _options.DeadAfterSeconds * 1000L).ConfigureAwait(false);
+        foreach (var name in dead.Select(d => (string)d!).Where(n => n != InstanceName))
+        {
+            if (!await db.SortedSetRemoveAsync(instances, name).ConfigureAwait(false))
+            {
+                continue; // another survivor took it
+            }
+            var members = (await db.HashValuesAsync(ClientsKey(name)).ConfigureAwait(false))
+                .Select(json => ClusterClient.Deserialize((string)json!)).OfType<ClusterClient>().Where(c => c.Nick is not null).ToList();
+            await db.KeyDeleteAsync(ClientsKey(name)).ConfigureAwait(false);
+            await Task.WhenAll(members.Select(c => db.ScriptEvaluateAsync(ReleaseScript, [NicknameKey(c.Nick!)], [$"{name}|{c.Id}|{c.Nick}"]))).ConfigureAwait(false);
+            LogInstanceDead(name, _options.DeadAfterSeconds, members.Count);
+            if (members.Count > 0)
+            {
+                var gone = new ClusterMessage(ClusterMessageKind.InstanceGone, InstanceName, null,
+                    System.Text.Encoding.UTF8.GetBytes(string.Concat(members.Select(c => $"{c.Nick}\t{c.Room}\n"))));
+                Publish(gone, instance: null);
+                _receiver?.Deliver(gone); // the others get it through Redis; this instance's members too
+            }
+        }
     }
 
     /// <summary>Never throws: a failed heartbeat is retried on the next tick (a throwing BackgroundService would stop the host).</summary>
@@ -403,7 +469,8 @@ internal sealed partial class RedisBackplane(
         {
             _ = transaction.HashSetAsync(key, clients);
         }
-        _ = transaction.KeyExpireAsync(key, ClaimTtl);
+        // Kept past Chat:Redis:DeadAfterSeconds: the survivor that declares this instance dead reads who was here.
+        _ = transaction.KeyExpireAsync(key, ClaimTtl + TimeSpan.FromSeconds(2 * _options.DeadAfterSeconds));
         await transaction.ExecuteAsync().ConfigureAwait(false);
     }
 
@@ -448,6 +515,9 @@ internal sealed partial class RedisBackplane(
 
     [LoggerMessage(LogLevel.Error, "Another live instance of the cluster is called {Name} as well (it took the name while this one had no Redis): lines between the two are lost; give each its own Chat:Redis:InstanceName")]
     private partial void LogInstanceNameClash(string name);
+
+    [LoggerMessage(LogLevel.Warning, "Instance {Instance} has not said it is alive for {Seconds} s: declared dead; its {Members} named clients left and their nicknames are free")]
+    private partial void LogInstanceDead(string instance, int seconds, int members);
 
     [LoggerMessage(LogLevel.Information, "Connecting to Redis ({Configuration}); the chat starts within {Seconds} s whatever Redis does")]
     private partial void LogConnecting(string configuration, double seconds);

@@ -31,6 +31,12 @@ public sealed class RedisOptions
     /// </summary>
     public int ClaimSeconds { get; set; } = 15;
 
+    /// <summary>
+    /// Seconds after which an instance that has stopped saying it is alive (every second) is declared dead by
+    /// the others: its clients leave, with notices, and its nicknames are free. Default 5.
+    /// </summary>
+    public int DeadAfterSeconds { get; set; } = 5;
+
     internal bool Enabled => !string.IsNullOrWhiteSpace(Configuration);
 
     /// <summary>True when Chat:Redis:InstanceName was given: a clash with a live instance then stops the start.</summary>
@@ -66,6 +72,10 @@ internal sealed class RedisOptionsValidator : IValidateOptions<RedisOptions>
         {
             // Every message on the backplane carries it in a field of at most this many bytes.
             failures.Add($"Chat:Redis:InstanceName must be at most {Cluster.ClusterMessage.MaxFieldBytes} bytes in UTF-8; it is {System.Text.Encoding.UTF8.GetByteCount(options.Instance)}.");
+        }
+        if (options.DeadAfterSeconds is < 2 or > 3600)
+        {
+            failures.Add($"Chat:Redis:DeadAfterSeconds must be 2–3600; it is {options.DeadAfterSeconds}.");
         }
         if (options.ClaimSeconds is < 3 or > 3600)
         {
