@@ -239,7 +239,23 @@ internal sealed partial class ChatHistory : IHostedService, IDisposable
     private int Prune()
     {
         ForgetOldDepartures();
+        ForgetOldRooms();
         return _store!.Prune(_time.GetUtcNow() - TimeSpan.FromDays(_options.MaxAgeDays), _options.MaxMessagesPerRoom);
+    }
+
+    // A room whose newest line is past Chat:History:MaxAgeDays has nothing left to show: its memory goes too,
+    // so rooms made once and never used again do not stay in memory for the life of the process.
+    private void ForgetOldRooms()
+    {
+        var cutoff = _time.GetUtcNow() - TimeSpan.FromDays(_options.MaxAgeDays);
+        foreach (var (key, lines) in _rooms)
+        {
+            if (lines.Last(1) is not [{ } newest] || newest.Time < cutoff)
+            {
+                _rooms.TryRemove(key, out _);
+                _joinBlocks.TryRemove(key, out _);
+            }
+        }
     }
 
     // Departures past the replay window mean nothing any more: the map holds only the last hour's.
