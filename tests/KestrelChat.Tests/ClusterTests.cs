@@ -178,6 +178,36 @@ public sealed class ClusterTests : TwoInstancesPerTest
     }
 
     [Fact]
+    public async Task An_instance_that_only_stalled_past_the_window_is_announced_again_when_it_is_back_and_its_clients_talk_on()
+    {
+        await using var alice = await A.JoinAsync("alice");
+        await using var c = ServerProcess.Start(("Chat__Redis__Configuration", Redis.Configuration), ("Chat__Redis__Channel", Channel),
+            ("Chat__Redis__InstanceName", "C"), ("Chat__Redis__ClaimSeconds", "3"));
+        var (chat, _) = await c.WaitUntilListeningAsync(TimeSpan.FromSeconds(30));
+        await using var bob = await ChatTestClient.JoinAsync(chat, "bob");
+        await alice.ReadLineUntilAsync(l => l == "* bob joined the chat.", TimeSpan.FromSeconds(15));
+        using var admin = A.Admin();
+        await WaitForAsync(() => admin.GetStringAsync("/clients"), json => json.Contains("\"nickname\":\"bob\"", StringComparison.Ordinal));
+
+        c.Freeze();
+        try
+        {
+            await alice.ReadLineUntilAsync(l => l == "* bob left the chat.", TimeSpan.FromSeconds(15)); // declared dead
+        }
+        finally
+        {
+            c.Thaw();
+        }
+
+        await alice.ReadLineUntilAsync(l => l == "* bob joined the chat.", TimeSpan.FromSeconds(15)); // back, and said so
+        await bob.SendLineAsync("still here");
+        await alice.ReadLineUntilAsync(l => l == "bob: still here", TimeSpan.FromSeconds(15));
+        await alice.SendLineAsync("welcome back");
+        var (_, bobSaw) = await bob.ReadLineUntilAsync(l => l == "alice: welcome back", TimeSpan.FromSeconds(15));
+        Assert.DoesNotContain("* bob left the chat.", bobSaw); // the stalled instance never told bob he had left
+    }
+
+    [Fact]
     public async Task A_frozen_Redis_makes_health_Degraded_within_its_PING_bound_and_Healthy_again_when_it_answers()
     {
         using var admin = A.Admin();

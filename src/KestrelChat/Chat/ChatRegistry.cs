@@ -226,7 +226,10 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
                 _history.AddFromCluster(RoomNames.Key(room), room, message.Line);
                 break;
             case ClusterMessageKind.InstanceGone:
-                AnnounceGone(message.Line);
+                AnnounceRemote(message.Line, ServerLines.Left);
+                break;
+            case ClusterMessageKind.InstanceBack:
+                AnnounceRemote(message.Line, ServerLines.Joined);
                 break;
             case ClusterMessageKind.HistoryDelete when message.Room is { } room:
                 _history.DeleteFromCluster(RoomNames.Key(room), message.Line);
@@ -255,15 +258,19 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
         }
     }
 
-    /// <summary>The members of a dead instance left: each room here where they were says so (the roster repairs itself with the heartbeats).</summary>
-    private void AnnounceGone(byte[] members)
+    /// <summary>
+    /// Members of another instance that left with it (it died) or came back with it (it had only stalled):
+    /// each room here where they were says so. A nickname that is a member here is left alone: a stalled
+    /// instance that hears of its own death must not tell its members that they left.
+    /// </summary>
+    private void AnnounceRemote(byte[] members, Func<string, string, byte[]> notice)
     {
         foreach (var entry in System.Text.Encoding.UTF8.GetString(members).Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             var parts = entry.Split('\t', 2);
-            if (parts.Length == 2 && FindRoom(parts[1]) is { } room)
+            if (parts.Length == 2 && FindByNickname(parts[0]) is null && FindRoom(parts[1]) is { } room)
             {
-                room.DeliverFromCluster(ServerLines.Left(parts[0], room.Place), 1);
+                room.DeliverFromCluster(notice(parts[0], room.Place), 1);
             }
         }
     }

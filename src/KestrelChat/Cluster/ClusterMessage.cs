@@ -31,6 +31,12 @@ internal enum ClusterMessageKind : byte
     /// each, have left; every instance tells its own members in those rooms.
     /// </summary>
     InstanceGone = 7,
+
+    /// <summary>
+    /// An instance declared dead was only stalled (GC, a starved VM) and is back: its named clients, one
+    /// "nickname TAB room" line each, are announced again to the members who were told they left.
+    /// </summary>
+    InstanceBack = 8,
 }
 
 /// <summary>

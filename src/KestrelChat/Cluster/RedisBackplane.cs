@@ -179,6 +179,7 @@ internal sealed partial class RedisBackplane(
     private RedisKey InstanceKey(string name) => $"{_prefix}:instance:{name}";
 
     private bool _nameClaimed; // heartbeat only, after the start
+    private bool _present;     // liveness only: this instance has put itself in the instances set once
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -336,7 +337,18 @@ internal sealed partial class RedisBackplane(
         var db = Database();
         RedisKey instances = $"{_prefix}:instances";
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        await db.SortedSetAddAsync(instances, InstanceName, now).ConfigureAwait(false);
+        if (await db.SortedSetAddAsync(instances, InstanceName, now).ConfigureAwait(false) && _present)
+        {
+            // Not an update but an add: a survivor removed this instance while it was stalled, and its members were
+            // told that its clients left. They have not: announce them again (the heartbeat re-claims and re-lists).
+            var members = (_receiver?.Connections ?? []).Where(c => c.Nickname is not null && c.Room is not null).Select(c => $"{c.Nickname}\t{c.Room!.Name}\n").ToList();
+            LogBackFromTheDead(InstanceName, members.Count);
+            if (members.Count > 0)
+            {
+                Publish(new ClusterMessage(ClusterMessageKind.InstanceBack, InstanceName, null, System.Text.Encoding.UTF8.GetBytes(string.Concat(members))), instance: null);
+            }
+        }
+        _present = true;
         var dead = await db.SortedSetRangeByScoreAsync(instances, double.NegativeInfinity, now - _options.DeadAfterSeconds * 1000L).ConfigureAwait(false);
         foreach (var name in dead.Select(d => (string)d!).Where(n => n != InstanceName))
         {
@@ -447,7 +459,6 @@ internal sealed partial class RedisBackplane(
         var tasks = new List<Task>(renewals)
         {
             nameRenewal,
-            db.SortedSetAddAsync($"{_prefix}:instances", InstanceName, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()),
             ReplaceHashAsync(db, key, clients),
         };
         await Task.WhenAll(tasks).ConfigureAwait(false);
@@ -515,6 +526,9 @@ internal sealed partial class RedisBackplane(
 
     [LoggerMessage(LogLevel.Error, "Another live instance of the cluster is called {Name} as well (it took the name while this one had no Redis): lines between the two are lost; give each its own Chat:Redis:InstanceName")]
     private partial void LogInstanceNameClash(string name);
+
+    [LoggerMessage(LogLevel.Warning, "This instance ({Instance}) was declared dead by the cluster while it was stalled; its {Members} named clients are announced again")]
+    private partial void LogBackFromTheDead(string instance, int members);
 
     [LoggerMessage(LogLevel.Warning, "Instance {Instance} has not said it is alive for {Seconds} s: declared dead; its {Members} named clients left and their nicknames are free")]
     private partial void LogInstanceDead(string instance, int seconds, int members);

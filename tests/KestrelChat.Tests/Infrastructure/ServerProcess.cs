@@ -108,6 +108,18 @@ public sealed partial class ServerProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>Freezes the process (SIGSTOP): a GC pause or a starved VM, as long as the test likes.</summary>
+    public void Freeze() => Signal("-STOP");
+
+    /// <summary>Lets a frozen process go on (SIGCONT).</summary>
+    public void Thaw() => Signal("-CONT");
+
+    private void Signal(string signal)
+    {
+        using var kill = Process.Start("kill", [signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
     /// <summary>Sends SIGTERM, as `docker stop` and `systemctl stop` do.</summary>
     public void Terminate()
     {
