@@ -29,7 +29,7 @@ public sealed class ClusterHistoryTests : TwoInstancesPerTest
         Assert.Equal("* End of history.", lines[3]);
 
         using var adminB = B.Admin();
-        var messages = await Poll.UntilAsync(() => MessagesAsync(adminB), m => m.Count == 2); // A wrote them to Redis
+        var messages = await Poll.UntilAsync(() => HistoryApi.MessagesAsync(adminB), m => m.Count == 2); // A wrote them to Redis
         Assert.Equal(["машет рукой", "Привет из A"], messages.Select(m => m.Text));
 
         await using (var c = Instance("C"))
@@ -40,7 +40,7 @@ public sealed class ClusterHistoryTests : TwoInstancesPerTest
 
         Assert.Equal(HttpStatusCode.NoContent, (await adminB.DeleteAsync($"/rooms/lobby/messages/{messages[1].Id}")).StatusCode);
         using var adminA = A.Admin();
-        Assert.Equal(["машет рукой"], (await MessagesAsync(adminA)).Select(m => m.Text));
+        Assert.Equal(["машет рукой"], (await HistoryApi.MessagesAsync(adminA)).Select(m => m.Text));
         await Poll.UntilAsync(async () =>
         {
             await using var dave = await A.JoinAsync($"dave{Guid.NewGuid():N}"[..12]); // A was told: gone from what its joiners see
@@ -87,9 +87,4 @@ public sealed class ClusterHistoryTests : TwoInstancesPerTest
         await client.DisposeAsync();
         return null;
     }
-
-    private static async Task<List<HistoryMessage>> MessagesAsync(HttpClient admin) =>
-        (await admin.GetFromJsonAsync<List<HistoryMessage>>("/rooms/lobby/messages", JsonSerializerOptions.Web))!;
-
-    private sealed record HistoryMessage(long Id, DateTimeOffset Time, string Nickname, string Kind, string Text);
 }

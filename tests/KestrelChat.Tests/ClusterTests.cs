@@ -307,22 +307,8 @@ public sealed class ClusterTests : TwoInstancesPerTest
         Assert.Equal("Degraded", await admin.GetStringAsync("/health"));
     }
 
-    /// <summary>Reads until <paramref name="done"/>, polling every 50 ms, failing at the deadline.</summary>
-    private static async Task<T> WaitForAsync<T>(Func<Task<T>> read, Func<T, bool> done)
-    {
-        var until = DateTime.UtcNow + Heartbeat;
-        using var poll = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
-        while (true)
-        {
-            var value = await read();
-            if (done(value))
-            {
-                return value;
-            }
-            Assert.True(DateTime.UtcNow < until, $"still {value} after {Heartbeat}");
-            await poll.WaitForNextTickAsync();
-        }
-    }
+    /// <summary>Reads until <paramref name="done"/>, failing at the heartbeat's deadline.</summary>
+    private static Task<T> WaitForAsync<T>(Func<Task<T>> read, Func<T, bool> done) => Poll.UntilAsync(read, done, Heartbeat);
 
     private static async Task WaitUntilAsync(Func<Task<bool>> attempt) => await WaitForAsync(attempt, ok => ok);
 }

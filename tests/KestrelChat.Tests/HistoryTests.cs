@@ -198,17 +198,17 @@ public sealed class HistoryTests
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/rooms/lobby/messages")).StatusCode);
 
         using var admin = server.Admin(key);
-        var all = await Poll.UntilAsync(() => MessagesAsync(admin, "/rooms/lobby/messages"), m => m.Count == 3);
+        var all = await Poll.UntilAsync(() => HistoryApi.MessagesAsync(admin, "/rooms/lobby/messages"), m => m.Count == 3);
         Assert.Equal(["third", "second", "Привет всем"], all.Select(m => m.Text)); // newest first; the /msg is not there
         Assert.All(all, m => Assert.Equal("alice", m.Nickname));
 
-        Assert.Equal(["Привет всем"], (await MessagesAsync(admin, "/rooms/%23lobby/messages?q=ПРИВЕТ")).Select(m => m.Text));
-        Assert.Equal(["second"], (await MessagesAsync(admin, $"/rooms/lobby/messages?before={all[0].Id}&limit=1")).Select(m => m.Text));
+        Assert.Equal(["Привет всем"], (await HistoryApi.MessagesAsync(admin, "/rooms/%23lobby/messages?q=ПРИВЕТ")).Select(m => m.Text));
+        Assert.Equal(["second"], (await HistoryApi.MessagesAsync(admin, $"/rooms/lobby/messages?before={all[0].Id}&limit=1")).Select(m => m.Text));
         Assert.Equal(HttpStatusCode.BadRequest, (await admin.GetAsync("/rooms/lobby/messages?limit=0")).StatusCode);
 
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/rooms/lobby/messages/{all[1].Id}")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await admin.DeleteAsync($"/rooms/lobby/messages/{all[1].Id}")).StatusCode);
-        Assert.Equal(["third", "Привет всем"], (await MessagesAsync(admin, "/rooms/lobby/messages")).Select(m => m.Text));
+        Assert.Equal(["third", "Привет всем"], (await HistoryApi.MessagesAsync(admin, "/rooms/lobby/messages")).Select(m => m.Text));
         await using var carol = await server.JoinAsync("carol"); // gone from what joiners are shown too
         Assert.Equal(["* Last 2 messages in #lobby:"], (await carol.ReadLinesAsync(1)));
         Assert.DoesNotContain("second", string.Join('\n', await carol.ReadLinesAsync(3)));
@@ -254,9 +254,4 @@ public sealed class HistoryTests
         await client.SendLineAsync("/history 1");
         await client.ReadLineUntilAsync(l => l == "* End of history." || l.StartsWith("* Nothing has been said", StringComparison.Ordinal));
     }
-
-    private static async Task<List<HistoryMessage>> MessagesAsync(HttpClient admin, string uri) =>
-        (await admin.GetFromJsonAsync<List<HistoryMessage>>(uri, JsonSerializerOptions.Web))!;
-
-    private sealed record HistoryMessage(long Id, DateTimeOffset Time, string Nickname, string Kind, string Text);
 }

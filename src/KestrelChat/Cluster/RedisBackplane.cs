@@ -474,14 +474,16 @@ internal sealed partial class RedisBackplane(
 
     private async Task ReplaceHashAsync(IDatabase db, RedisKey key, HashEntry[] clients)
     {
+        // One MULTI/EXEC: the commands' own results say nothing the transaction's does not, so they are sent
+        // fire-and-forget (their tasks complete at once) and ExecuteAsync alone reports a failure (to Try).
         var transaction = db.CreateTransaction();
-        _ = transaction.KeyDeleteAsync(key);
+        _ = transaction.KeyDeleteAsync(key, CommandFlags.FireAndForget);
         if (clients.Length > 0)
         {
-            _ = transaction.HashSetAsync(key, clients);
+            _ = transaction.HashSetAsync(key, clients, CommandFlags.FireAndForget);
         }
         // Kept past Chat:Redis:DeadAfterSeconds: the survivor that declares this instance dead reads who was here.
-        _ = transaction.KeyExpireAsync(key, ClaimTtl + TimeSpan.FromSeconds(2 * _options.DeadAfterSeconds));
+        _ = transaction.KeyExpireAsync(key, ClaimTtl + TimeSpan.FromSeconds(2 * _options.DeadAfterSeconds), flags: CommandFlags.FireAndForget);
         await transaction.ExecuteAsync().ConfigureAwait(false);
     }
 
