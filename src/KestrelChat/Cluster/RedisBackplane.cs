@@ -12,14 +12,20 @@ namespace KestrelChat.Cluster;
 /// The cluster through one Redis, as SignalR's Redis backplane does it. Keys and channels, under
 /// "kc:{Chat:Redis:Channel}":
 /// <list type="bullet">
-/// <item>channel ":all" — lines for every instance; channel ":to:{instance}" — for one instance;</item>
+/// <item>channel ":to:{instance}" — lines for one instance;</item>
 /// <item>":nick:{NICKNAME}" — who holds a nickname ("instance|connection|nickname"), claimed with
 /// SET NX and an expiry the owner keeps renewing, so a crashed instance's nicknames free themselves;</item>
 /// <item>":instances" — a sorted set of live instances by last heartbeat;</item>
-/// <item>":clients:{instance}" — each instance's client list for GET /clients and кто в чате.</item>
+/// <item>":dead:{instance}" — left for ten minutes by the survivor that declared an instance dead;</item>
+/// <item>":clients:{instance}" — each instance's client list for GET /clients and кто в чате;</item>
+/// <item>":stream:{room key}" — what the instances said in a room ("*": to everyone), in order
+/// (<see cref="RoomStreamEntry"/>), kept for twice Chat:Redis:CatchUpSeconds; ":streams" — the rooms by their
+/// last entry; channel ":streams" — each new entry with its id, as the script that added it published it.</item>
 /// </list>
-/// Publishing is fire-and-forget and fails fast while Redis is down: delivery across instances is
-/// at most once, and local chat never waits for Redis.
+/// What is for the whole cluster goes through <see cref="ClusterOutbox"/> (kept while Redis is away) into the
+/// rooms' streams, and comes in through <see cref="ClusterInbox"/> (live, or read back from the streams after an
+/// outage): exactly once, in the streams' order. What is for one instance (a private message, a kick) is a
+/// plain PUBLISH: at most once. Local chat never waits for Redis.
 /// </summary>
 internal sealed partial class RedisBackplane(
     IOptions<RedisOptions> options,
@@ -36,12 +42,30 @@ internal sealed partial class RedisBackplane(
         return 0
         """;
 
+    // One entry: appended to the room's stream (trimmed to the retention, by time and length), the room marked
+    // active in the index, and published with its id, all at once: subscribers see entries in the stream's order.
+    private const string AppendScript = """
+        local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[1])
+        local ms = tonumber(string.match(id, '^(%d+)'))
+        redis.call('XTRIM', KEYS[1], 'MINID', '~', ms - tonumber(ARGV[2]))
+        redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        redis.call('ZADD', KEYS[2], ms, ARGV[4])
+        redis.call('PUBLISH', ARGV[5], id .. '\n' .. ARGV[1])
+        return id
+        """;
+
+    /// <summary>The most entries a room's stream keeps, whatever their age.</summary>
+    internal const int StreamMaxLength = 20_000;
+
     private readonly RedisOptions _options = options.Value;
     private readonly string _prefix = $"kc:{options.Value.Channel}";
     private IClusterReceiver? _receiver;
+    private readonly ClusterOutbox _outbox = new(TimeSpan.FromSeconds(options.Value.CatchUpSeconds),
+        options.Value.CatchUpBufferMegabytes * 1024L * 1024, logger);
+    private ClusterInbox? _inbox;
     private ConnectionMultiplexer? _redis;
     private readonly SemaphoreSlim _subscribing = new(1, 1);
-    private ChannelMessageQueue? _allMessages, _myMessages;
+    private ChannelMessageQueue? _streamMessages, _myMessages;
 
     private string _instanceName = options.Value.Instance;
     private readonly string _instanceToken = Guid.NewGuid().ToString("N"); // which process holds the name's claim
@@ -56,9 +80,28 @@ internal sealed partial class RedisBackplane(
 
     private TimeSpan ClaimTtl => TimeSpan.FromSeconds(_options.ClaimSeconds);
 
-    private RedisChannel AllChannel => RedisChannel.Literal($"{_prefix}:all");
+    public void Attach(IClusterReceiver receiver)
+    {
+        _receiver = receiver;
+        _inbox = new ClusterInbox(_outbox.Origin, receiver.Deliver, ServerLines.LinesMissed, logger);
+    }
 
-    public void Attach(IClusterReceiver receiver) => _receiver = receiver;
+    /// <summary>Messages for the whole cluster that Redis has not confirmed yet (kept while it is away).</summary>
+    internal int Waiting => _outbox.Waiting;
+
+    /// <summary>Messages this instance dropped unsent (Redis away past the window or the bound).</summary>
+    internal long Dropped => _outbox.Dropped;
+
+    /// <summary>Holes in what other instances said that this instance's members were told of.</summary>
+    internal long HolesTold => _inbox?.HolesTold ?? 0;
+
+    private TimeSpan Retention => TimeSpan.FromSeconds(2 * _options.CatchUpSeconds);
+
+    private RedisChannel StreamChannel => RedisChannel.Literal($"{_prefix}:streams");
+
+    private RedisKey StreamKey(string roomKey) => $"{_prefix}:stream:{roomKey}";
+
+    private RedisKey StreamIndexKey => $"{_prefix}:streams";
 
     /// <summary>How long Redis takes to answer a PING, or null when it does not within <paramref name="bound"/> (or is away).</summary>
     public async Task<TimeSpan?> PingAsync(TimeSpan bound)
@@ -96,6 +139,10 @@ internal sealed partial class RedisBackplane(
         configuration.AbortOnConnectFail = false; // start and serve local clients even if Redis is down
         configuration.BacklogPolicy = BacklogPolicy.FailFast; // never queue chat lines for later: at most once
         configuration.ClientName = $"kestrelchat-{InstanceName}";
+        // Back within a second of Redis: what waits in the outbox ages toward Chat:Redis:CatchUpSeconds meanwhile
+        // (the library's default backs off exponentially, which added seconds after a ten-second outage).
+        configuration.HeartbeatInterval = TimeSpan.FromMilliseconds(500);
+        configuration.ReconnectRetryPolicy = new LinearRetry(500);
         // The chat never waits for Redis longer than StartWait: a Redis that accepts the connection and never
         // answers held the start for over 20 s, the ports closed and nothing in the log. Without Redis this
         // instance serves its own clients; it joins the cluster when Redis answers (the heartbeat subscribes).
@@ -137,7 +184,11 @@ internal sealed partial class RedisBackplane(
     private async Task ConnectAsync(ConfigurationOptions configuration)
     {
         var redis = await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
-        redis.ConnectionFailed += (_, e) => LogRedisDown(e.EndPoint?.ToString(), e.FailureType.ToString());
+        redis.ConnectionFailed += (_, e) =>
+        {
+            LogRedisDown(e.EndPoint?.ToString(), e.FailureType.ToString());
+            _inbox?.Suspend(); // what is published until the subscription is back is read from the streams
+        };
         redis.ConnectionRestored += (_, e) =>
         {
             LogRedisBack(e.EndPoint?.ToString());
@@ -178,6 +229,9 @@ internal sealed partial class RedisBackplane(
 
     private RedisKey InstanceKey(string name) => $"{_prefix}:instance:{name}";
 
+    /// <summary>Left by the survivor that declared an instance dead: if it was only stalled, it learns so when it is back.</summary>
+    private RedisKey DeadKey(string name) => $"{_prefix}:dead:{name}";
+
     private bool _nameClaimed; // heartbeat only, after the start
     private bool _present;     // liveness only: this instance has put itself in the instances set once
 
@@ -198,6 +252,8 @@ internal sealed partial class RedisBackplane(
     {
         _redis?.Dispose();
         _subscribing.Dispose();
+        _outbox.Dispose();
+        _inbox?.Dispose();
         base.Dispose();
     }
 
@@ -227,13 +283,18 @@ internal sealed partial class RedisBackplane(
 
     public void Publish(ClusterMessage message, string? instance)
     {
+        if (instance is null)
+        {
+            _outbox.Enqueue(message); // kept until Redis takes it
+            return;
+        }
         if (_redis is not { IsConnected: true } redis)
         {
-            return; // at most once: lines said during an outage stay on this instance
+            return; // for one instance: at most once
         }
         try
         {
-            redis.GetSubscriber().Publish(instance is null ? AllChannel : InstanceChannel(instance), message.Serialize(), CommandFlags.FireAndForget);
+            redis.GetSubscriber().Publish(InstanceChannel(instance), message.Serialize(), CommandFlags.FireAndForget);
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {
@@ -287,6 +348,9 @@ internal sealed partial class RedisBackplane(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var liveness = LivenessAsync(stoppingToken);
+        var outbox = _outbox.RunAsync(SendEntriesAsync, async () => await PingAsync(BackplaneHealthCheck.PingTimeout).ConfigureAwait(false) is not null,
+            TimeSpan.FromSeconds(1), stoppingToken);
+        var inbox = _inbox?.RunAsync(ActiveRoomsAsync, ReadStreamAsync, SubscriptionReadyAsync, IsRedisFailure, stoppingToken) ?? Task.CompletedTask;
         try
         {
             using var timer = new PeriodicTimer(ClaimTtl / 3);
@@ -298,8 +362,76 @@ internal sealed partial class RedisBackplane(
         }
         finally
         {
-            await liveness.ConfigureAwait(false);
+            await Task.WhenAll(liveness, outbox, inbox).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Appends entries to their rooms' streams, pipelined, in order; how many from the first Redis confirmed.</summary>
+    private async Task<int> SendEntriesAsync(IReadOnlyList<(RoomStreamEntry Entry, byte[] Payload)> entries)
+    {
+        if (_redis is not { } redis)
+        {
+            return 0;
+        }
+        var db = redis.GetDatabase();
+        var retention = (long)Retention.TotalMilliseconds;
+        var channel = (RedisValue)StreamChannel.ToString();
+        var calls = new Task[entries.Count];
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var key = ClusterOutbox.RoomKey(entries[i].Entry.Room);
+            calls[i] = db.ScriptEvaluateAsync(AppendScript, [StreamKey(key), StreamIndexKey], [entries[i].Payload, retention, StreamMaxLength, key, channel]);
+        }
+        var confirmed = 0;
+        foreach (var call in calls)
+        {
+            try
+            {
+                await call.ConfigureAwait(false);
+                confirmed++;
+            }
+            catch (Exception ex) when (IsRedisFailure(ex))
+            {
+                LogRedisCallFailed(ex.Message);
+                break;
+            }
+        }
+        if (confirmed < calls.Length)
+        {
+            // Sent again from the first unconfirmed one; the calls after it end on their own: observe them.
+            try
+            {
+                await Task.WhenAll(calls[confirmed..]).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsRedisFailure(ex))
+            {
+                // Logged above.
+            }
+        }
+        return confirmed;
+    }
+
+    private async Task<IReadOnlyList<string>> ActiveRoomsAsync(long sinceMilliseconds) =>
+        [.. (await Database().SortedSetRangeByScoreAsync(StreamIndexKey, sinceMilliseconds).ConfigureAwait(false)).Select(k => (string)k!)];
+
+    private async Task<IReadOnlyList<(StreamId Id, RoomStreamEntry? Entry)>> ReadStreamAsync(string roomKey, StreamId after, bool inclusive)
+    {
+        var entries = await Database().StreamRangeAsync(StreamKey(roomKey), inclusive ? after.ToString() : $"({after}", "+", ClusterInbox.ReadCount).ConfigureAwait(false);
+        return [.. entries.Select(e => (
+            StreamId.TryParse(System.Text.Encoding.ASCII.GetBytes(e.Id.ToString()), out var id) ? id : StreamId.Zero,
+            e["e"] is { IsNull: false } payload ? RoomStreamEntry.Deserialize(((byte[])payload!).AsSpan()) : null))];
+    }
+
+    /// <summary>Returns once the subscription answers (entries published from then on come live); throws while it does not.</summary>
+    private async Task SubscriptionReadyAsync()
+    {
+        await EnsureSubscribedAsync().ConfigureAwait(false);
+        var subscriber = Database().Multiplexer.GetSubscriber();
+        if (_streamMessages is null || !subscriber.IsConnected(StreamChannel))
+        {
+            throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, CommandFlags.None, "The subscription is not back yet.");
+        }
+        await subscriber.PingAsync().ConfigureAwait(false);
     }
 
     /// <summary>How often an instance says it is alive and looks for those that stopped: a fifth of Chat:Redis:DeadAfterSeconds.</summary>
@@ -337,10 +469,12 @@ internal sealed partial class RedisBackplane(
         var db = Database();
         RedisKey instances = $"{_prefix}:instances";
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        if (await db.SortedSetAddAsync(instances, InstanceName, now).ConfigureAwait(false) && _present)
+        if (await db.SortedSetAddAsync(instances, InstanceName, now).ConfigureAwait(false) && _present
+            && await db.KeyDeleteAsync(DeadKey(InstanceName)).ConfigureAwait(false))
         {
-            // Not an update but an add: a survivor removed this instance while it was stalled, and its members were
-            // told that its clients left. They have not: announce them again (the heartbeat re-claims and re-lists).
+            // Not an update but an add, and the survivor's word that it removed this instance (not a Redis that
+            // restarted empty): its members were told that this instance's clients left. They have not: announce them
+            // again (the heartbeat re-claims and re-lists).
             var members = (_receiver?.Connections ?? []).Where(c => c.Nickname is not null && c.Room is not null).Select(c => $"{c.Nickname}\t{c.Room!.Name}\n").ToList();
             LogBackFromTheDead(InstanceName, members.Count);
             if (members.Count > 0)
@@ -356,6 +490,7 @@ internal sealed partial class RedisBackplane(
             {
                 continue; // another survivor took it
             }
+            await db.StringSetAsync(DeadKey(name), InstanceName, TimeSpan.FromMinutes(10)).ConfigureAwait(false);
             var members = (await db.HashValuesAsync(ClientsKey(name)).ConfigureAwait(false))
                 .Select(json => ClusterClient.Deserialize((string)json!)).OfType<ClusterClient>().Where(c => c.Nick is not null).ToList();
             await db.KeyDeleteAsync(ClientsKey(name)).ConfigureAwait(false);
@@ -417,10 +552,10 @@ internal sealed partial class RedisBackplane(
         try
         {
             var subscriber = redis.GetSubscriber();
-            if (_allMessages is null)
+            if (_streamMessages is null)
             {
-                _allMessages = await subscriber.SubscribeAsync(AllChannel).ConfigureAwait(false);
-                _allMessages.OnMessage(OnMessage);
+                _streamMessages = await subscriber.SubscribeAsync(StreamChannel).ConfigureAwait(false);
+                _streamMessages.OnMessage(OnStreamMessage);
             }
             _myMessages = await subscriber.SubscribeAsync(InstanceChannel(InstanceName)).ConfigureAwait(false);
             _myMessages.OnMessage(OnMessage);
@@ -456,10 +591,13 @@ internal sealed partial class RedisBackplane(
         var clients = sessions.Select(s => new HashEntry(s.Id, ClusterClient.Serialize(s))).ToArray();
         var key = ClientsKey(InstanceName);
         var nameRenewal = RenewInstanceNameAsync(db, ttlMs);
+        _inbox?.Forget(Retention + TimeSpan.FromMinutes(1));
         var tasks = new List<Task>(renewals)
         {
             nameRenewal,
             ReplaceHashAsync(db, key, clients),
+            // Rooms quiet for longer than the streams keep: their streams have expired.
+            db.SortedSetRemoveRangeByScoreAsync(StreamIndexKey, double.NegativeInfinity, DateTimeOffset.UtcNow.Subtract(Retention).ToUnixTimeMilliseconds()),
         };
         await Task.WhenAll(tasks).ConfigureAwait(false);
     }
@@ -492,6 +630,16 @@ internal sealed partial class RedisBackplane(
         if (ClusterMessage.Deserialize(((byte[])message.Message!).AsSpan()) is { } parsed && parsed.Origin != InstanceName)
         {
             _receiver?.Deliver(parsed);
+        }
+    }
+
+    private void OnStreamMessage(ChannelMessage message)
+    {
+        var bytes = ((byte[])message.Message!).AsSpan();
+        var newline = bytes.IndexOf((byte)'\n');
+        if (newline > 0 && StreamId.TryParse(bytes[..newline], out var id) && RoomStreamEntry.Deserialize(bytes[(newline + 1)..]) is { } entry)
+        {
+            _inbox?.OnLive(id, entry);
         }
     }
 

@@ -37,6 +37,17 @@ public sealed class RedisOptions
     /// </summary>
     public int DeadAfterSeconds { get; set; } = 5;
 
+    /// <summary>
+    /// Seconds of Redis outage (down, restarting, frozen) through which no line across instances is lost. Lines go
+    /// through each room's Redis stream, which keeps twice this long; an instance catches up from it when Redis is
+    /// back, and keeps what its own clients say while Redis is away (up to this long and
+    /// <see cref="CatchUpBufferMegabytes"/>). Past that, members are told that some lines were missed. Default 60.
+    /// </summary>
+    public int CatchUpSeconds { get; set; } = 60;
+
+    /// <summary>The most this instance keeps of its clients' lines while Redis is away, in MiB. Default 64.</summary>
+    public int CatchUpBufferMegabytes { get; set; } = 64;
+
     internal bool Enabled => !string.IsNullOrWhiteSpace(Configuration);
 
     /// <summary>True when Chat:Redis:InstanceName was given: a clash with a live instance then stops the start.</summary>
@@ -72,6 +83,14 @@ internal sealed class RedisOptionsValidator : IValidateOptions<RedisOptions>
         {
             // Every message on the backplane carries it in a field of at most this many bytes.
             failures.Add($"Chat:Redis:InstanceName must be at most {Cluster.ClusterMessage.MaxFieldBytes} bytes in UTF-8; it is {System.Text.Encoding.UTF8.GetByteCount(options.Instance)}.");
+        }
+        if (options.CatchUpSeconds is < 1 or > 3600)
+        {
+            failures.Add($"Chat:Redis:CatchUpSeconds must be 1–3600; it is {options.CatchUpSeconds}.");
+        }
+        if (options.CatchUpBufferMegabytes is < 1 or > 4096)
+        {
+            failures.Add($"Chat:Redis:CatchUpBufferMegabytes must be 1–4096; it is {options.CatchUpBufferMegabytes}.");
         }
         if (options.DeadAfterSeconds is < 2 or > 3600)
         {

@@ -86,6 +86,9 @@ internal static class ServerLines
     private static ReadOnlySpan<byte> ChatSeparator => ": "u8;
 
     /// <summary>"alice (private): text", seen by the recipient of /msg only.</summary>
+    /// <summary>To a room's members when lines said in it on another instance will never arrive (the instances lost touch past Chat:Redis:CatchUpSeconds).</summary>
+    public static byte[] LinesMissed(string room) => Notice($"Some lines said in {room} on other servers of this chat were missed here: the servers lost touch for too long.");
+
     public static byte[] Private(string nickname, string text) => Encode(nickname, " (private): ", text);
 
     public static byte[] Welcome(string nickname, int count) => Notice(

@@ -28,7 +28,7 @@ public abstract class TwoInstancesPerTest : IAsyncLifetime
         }
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         await A.DisposeAsync();
         await B.DisposeAsync();
@@ -37,8 +37,14 @@ public abstract class TwoInstancesPerTest : IAsyncLifetime
 
     /// <summary>Another instance of the same cluster (the caller disposes it).</summary>
     protected ChatServer Instance(string name) => ChatServer.Start(
+    [
         ("Chat:Redis:Configuration", Redis.Configuration),
         ("Chat:Redis:Channel", Channel),
         ("Chat:Redis:InstanceName", name),
-        ("Chat:Redis:ClaimSeconds", "3"));
+        ("Chat:Redis:ClaimSeconds", "3"),
+        .. Settings,
+    ]);
+
+    /// <summary>More settings for every instance of the test class.</summary>
+    protected virtual (string Key, string? Value)[] Settings => [];
 }
