@@ -94,6 +94,10 @@ public sealed class FailureTests
 
         public Task<IReadOnlyList<ClientInfo>> GetRemoteClientsAsync(CancellationToken cancellationToken = default) => inner.GetRemoteClientsAsync(cancellationToken);
 
+        public IDisposable MemberChanged(ChatSession session, string? nickname, string? room, string? previousRoom) => inner.MemberChanged(session, nickname, room, previousRoom);
+
+        public TimeSpan? RemoteStaleFor => inner.RemoteStaleFor;
+
         public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

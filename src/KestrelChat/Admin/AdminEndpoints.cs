@@ -9,11 +9,22 @@ namespace KestrelChat.Admin;
 /// <summary>The admin API: GET /clients, POST /stop and the operator tools (<see cref="OperatorEndpoints"/>); health and metrics: <see cref="TelemetryEndpoints"/>.</summary>
 internal static class AdminEndpoints
 {
+    /// <summary>Set on cluster-wide answers while Redis does not answer: how many seconds old the other instances' part may be.</summary>
+    public const string StaleHeader = "X-Cluster-Stale-Seconds";
+
+    private static void MarkIfStale(IChatBackplane backplane, HttpResponse response)
+    {
+        if (backplane.RemoteStaleFor is { } stale)
+        {
+            response.Headers[StaleHeader] = ((int)stale.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
     public static WebApplication MapAdminEndpoints(this WebApplication app)
     {
         var api = app.MapGroup("").RequireAuthorization().WithTags("Chat");
 
-        api.MapGet("/clients", async Task<Results<Ok<ClientInfo[]>, ValidationProblem>> (ChatRegistry registry, IChatBackplane backplane, string? scope) =>
+        api.MapGet("/clients", async Task<Results<Ok<ClientInfo[]>, ValidationProblem>> (ChatRegistry registry, IChatBackplane backplane, string? scope, HttpResponse response) =>
             {
                 var localOnly = string.Equals(scope, "local", StringComparison.OrdinalIgnoreCase);
                 if (!localOnly && scope is not null && !string.Equals(scope, "cluster", StringComparison.OrdinalIgnoreCase))
@@ -25,20 +36,26 @@ internal static class AdminEndpoints
                 }
                 var local = registry.Connections.Select(s => ClientInfo.From(s, registry.InstanceName));
                 var remote = localOnly ? [] : await backplane.GetRemoteClientsAsync();
+                if (!localOnly)
+                {
+                    MarkIfStale(backplane, response);
+                }
                 return TypedResults.Ok(local.Concat(remote).OrderBy(c => c.ConnectedAt).ToArray());
             })
             .WithName("GetClients")
             .WithSummary("Connected chat clients")
             .WithDescription("Every open chat connection, named or not, with the same endpoints `ss` shows and the instance it is on. " +
-                "In a cluster (Chat:Redis) the other instances' clients are included as they last reported them (every few seconds); " +
+                "In a cluster (Chat:Redis) the other instances' clients are included: who is where as their joins, renames, moves and leaves told, " +
+                "byte counters as of their last report (every few seconds); while Redis does not answer, the header " + StaleHeader + " says how old that may be. " +
                 "`?scope=local` lists this instance only.");
 
-        api.MapGet("/rooms", async (ChatRegistry registry, IChatBackplane backplane) =>
+        api.MapGet("/rooms", async (ChatRegistry registry, IChatBackplane backplane, HttpResponse response) =>
             {
                 var rooms = registry.Rooms.Select(r => new RoomInfo(r.Name, r.Topic, r.Members.ToArray().Select(m => m.Nickname!).ToList())).ToList();
                 if (backplane.IsClustered)
                 {
-                    // Rooms are cluster-wide: the other instances' members, as they last reported them.
+                    // Rooms are cluster-wide: the other instances' members, as their events told.
+                    MarkIfStale(backplane, response);
                     foreach (var client in (await backplane.GetRemoteClientsAsync()).Where(c => c.Nickname is not null && c.Room is not null))
                     {
                         var at = rooms.FindIndex(r => RoomNames.Key(r.Name) == RoomNames.Key(client.Room!));
@@ -55,7 +72,7 @@ internal static class AdminEndpoints
             .WithName("GetRooms")
             .WithSummary("Chat rooms")
             .WithDescription("Every room with its topic and members' nicknames, the default room first. " +
-                "In a cluster a room is one across instances; the other instances' members are included as they last reported them.");
+                "In a cluster a room is one across instances; the other instances' members are included (" + StaleHeader + " as for /clients).");
 
         api.MapPost("/stop", (HttpContext context, ChatShutdown shutdown) =>
             {

@@ -241,7 +241,7 @@ internal sealed partial class ChatCommands(
         var rooms = registry.Rooms.Select(r => (r.Name, Members: r.MemberCount, r.Topic)).ToList();
         if (backplane.IsClustered)
         {
-            // Rooms are cluster-wide: the members of the other instances count too, as of their last heartbeat.
+            // Rooms are cluster-wide: the members of the other instances count too, as their events told.
             var remote = await backplane.GetRemoteClientsAsync(session.Closing).ConfigureAwait(false);
             foreach (var group in remote.Where(c => c.Nickname is not null && c.Room is not null).GroupBy(c => RoomNames.Key(c.Room!)))
             {
@@ -257,6 +257,7 @@ internal sealed partial class ChatCommands(
             }
         }
         session.Send(ServerLines.Rooms(rooms));
+        SayIfStale(session);
     }
 
     /// <summary>Who is in the client's room, or in <paramref name="roomName"/>; the default room answers as before rooms existed.</summary>
@@ -291,7 +292,7 @@ internal sealed partial class ChatCommands(
         }
         else
         {
-            // The whole cluster, everyone in the order they connected; other instances as of their last heartbeat.
+            // The whole cluster, everyone in the order they connected; other instances as their events told.
             var key = RoomNames.Key(name);
             var remote = await backplane.GetRemoteClientsAsync(session.Closing).ConfigureAwait(false);
             nicknames = members.Select(m => (m.Nickname!, m.ConnectedAt))
@@ -308,6 +309,16 @@ internal sealed partial class ChatCommands(
         }
         var asked = string.IsNullOrEmpty(roomName);
         session.Send(asked && room!.IsDefault ? ServerLines.Who(nicknames) : ServerLines.WhoIn(name, nicknames));
+        SayIfStale(session);
+    }
+
+    /// <summary>A list with other instances' members, answered from what is known while Redis does not answer, says so.</summary>
+    private void SayIfStale(ChatSession session)
+    {
+        if (backplane.RemoteStaleFor is { } stale)
+        {
+            session.Send(ServerLines.RemoteStale(stale));
+        }
     }
 
     private async ValueTask PrivateMessageAsync(ChatSession session, string argument)

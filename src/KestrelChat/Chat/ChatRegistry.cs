@@ -77,7 +77,10 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
             }
             session.Nickname = nickname;
             _named = _byNickname.Count;
-            DefaultRoom.Enter(session, count => ServerLines.Welcome(nickname, count));
+            using (_backplane.MemberChanged(session, nickname, DefaultRoom.Name, previousRoom: null))
+            {
+                DefaultRoom.Enter(session, count => ServerLines.Welcome(nickname, count));
+            }
             return true;
         }
     }
@@ -96,7 +99,10 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
             _byNickname.Remove(oldNickname);
             _byNickname[newNickname] = session;
             session.Nickname = newNickname;
-            session.Room!.Renamed(ServerLines.Renamed(oldNickname, newNickname));
+            using (_backplane.MemberChanged(session, newNickname, session.Room!.Name, previousRoom: null))
+            {
+                session.Room!.Renamed(ServerLines.Renamed(oldNickname, newNickname));
+            }
             return true;
         }
     }
@@ -125,10 +131,13 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
                 to = new Room(name, isDefault: false, _membership, _backplane, _metrics, _history);
                 _rooms.Add(key, to);
             }
-            from.Leave(session, ServerLines.LeftFor(session.Nickname!, to.Name));
-            CloseIfEmpty(from);
-            var topic = to.Topic;
-            to.Enter(session, count => ServerLines.Moved(to.Name, count, topic));
+            using (_backplane.MemberChanged(session, session.Nickname, to.Name, from.Name))
+            {
+                from.Leave(session, ServerLines.LeftFor(session.Nickname!, to.Name));
+                CloseIfEmpty(from);
+                var topic = to.Topic;
+                to.Enter(session, count => ServerLines.Moved(to.Name, count, topic));
+            }
             return MoveResult.Moved;
         }
     }
@@ -167,9 +176,12 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
             }
             _named = _byNickname.Count;
             var room = session.Room!;
-            // When the server stops, everyone leaves at once: whoever is closed first would otherwise tell the
-            // others, before their own farewell, that it left.
-            room.Leave(session, notice: null, quietly: Volatile.Read(ref _closingAll));
+            using (_backplane.MemberChanged(session, nickname: null, room: null, previousRoom: room.Name))
+            {
+                // When the server stops, everyone leaves at once: whoever is closed first would otherwise tell the
+                // others, before their own farewell, that it left.
+                room.Leave(session, notice: null, quietly: Volatile.Read(ref _closingAll));
+            }
             CloseIfEmpty(room);
         }
         _backplane.ReleaseNickname(session, nickname);

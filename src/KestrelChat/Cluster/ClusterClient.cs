@@ -23,10 +23,11 @@ internal sealed record ClusterClient(
     bool Oper,
     bool Tls)
 {
-    public static string Serialize(ChatSession session) => JsonSerializer.Serialize(new ClusterClient(
+    public static ClusterClient From(ChatSession session) => new(
         session.Id, session.Nickname, session.Room?.Name, session.RemoteEndPoint?.ToString(), session.LocalEndPoint?.ToString(),
-        session.ConnectedAt, session.BytesIn, session.BytesOut, session.MessagesIn, session.MessagesOut, session.IsOperator, session.IsTls),
-        JsonSerializerOptions.Web);
+        session.ConnectedAt, session.BytesIn, session.BytesOut, session.MessagesIn, session.MessagesOut, session.IsOperator, session.IsTls);
+
+    public static string Serialize(ChatSession session) => JsonSerializer.Serialize(From(session), JsonSerializerOptions.Web);
 
     /// <summary>Null for anything that is not one (another program's key, an older format): skipped.</summary>
     public static ClusterClient? Deserialize(string json)

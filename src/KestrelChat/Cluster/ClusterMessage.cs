@@ -28,7 +28,7 @@ internal enum ClusterMessageKind : byte
 
     /// <summary>
     /// An instance stopped saying it is alive (crashed, cut off): its named clients, one "nickname TAB room" line
-    /// each, have left; every instance tells its own members in those rooms.
+    /// each, have left; every instance tells its own members in those rooms. Target: the instance.
     /// </summary>
     InstanceGone = 7,
 
@@ -37,6 +37,13 @@ internal enum ClusterMessageKind : byte
     /// "nickname TAB room" line each, are announced again to the members who were told they left.
     /// </summary>
     InstanceBack = 8,
+
+    /// <summary>
+    /// A member of the origin joined, was renamed, moved or left (Target: its connection id; the line: the origin's
+    /// change number and the client, <see cref="ClusterRoster.EventLine"/>). Sent in the stream of every room the
+    /// change concerns, before the notices that tell it.
+    /// </summary>
+    Roster = 9,
 }
 
 /// <summary>

@@ -55,13 +55,50 @@ internal sealed partial class ClusterOutbox(TimeSpan window, long maxBytes, ILog
     /// <summary>The room's key in Redis: its name's key, or "*" for what is for every room (announcements, instances gone).</summary>
     public static string RoomKey(string? room) => string.IsNullOrEmpty(room) ? "*" : Protocol.RoomNames.Key(room);
 
+    /// <summary>
+    /// Until <see cref="Release"/>, what is queued is not put in an entry: a member's change and the notice that
+    /// tells it, queued one after the other, go in one entry, so a crash between the two cannot separate them.
+    /// </summary>
+    public void Hold()
+    {
+        lock (_gate)
+        {
+            _holds++;
+        }
+    }
+
+    public void Release()
+    {
+        bool signal;
+        lock (_gate)
+        {
+            signal = --_holds == 0 && _queue.Count > 0;
+        }
+        if (signal)
+        {
+            Signal();
+        }
+    }
+
+    private int _holds; // _gate
+
+    private void Signal()
+    {
+        if (Interlocked.Exchange(ref _signalled, 1) == 0)
+        {
+            _signal.Release();
+        }
+    }
+
     /// <summary>Queues <paramref name="message"/>; never waits and never fails (past the bound the oldest go).</summary>
     public void Enqueue(ClusterMessage message)
     {
         var bytes = message.Line.Length + MessageOverhead;
         var key = RoomKey(message.Room);
+        bool held;
         lock (_gate)
         {
+            held = _holds > 0;
             ref var next = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_nextSequence, key, out var exists);
             if (!exists)
             {
@@ -74,9 +111,9 @@ internal sealed partial class ClusterOutbox(TimeSpan window, long maxBytes, ILog
                 DropOldestQueued(_ => _queue.Count > 1 && _queuedBytes + Volatile.Read(ref _sendingBytes) > MaxBytes);
             }
         }
-        if (Interlocked.Exchange(ref _signalled, 1) == 0)
+        if (!held)
         {
-            _signal.Release();
+            Signal();
         }
     }
 
@@ -164,7 +201,7 @@ internal sealed partial class ClusterOutbox(TimeSpan window, long maxBytes, ILog
     {
         lock (_gate)
         {
-            while (_sending.Count < MaxRoundEntries && _queue.Count > 0)
+            while (_holds == 0 && _sending.Count < MaxRoundEntries && _queue.Count > 0)
             {
                 var first = _queue.Dequeue();
                 var messages = new List<ClusterMessage>();

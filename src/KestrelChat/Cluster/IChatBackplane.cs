@@ -35,8 +35,19 @@ internal interface IChatBackplane
     /// <summary>Which instance and connection hold <paramref name="nickname"/> elsewhere; null if nobody (or only here).</summary>
     Task<NicknameOwner?> FindNicknameAsync(string nickname, CancellationToken cancellationToken = default);
 
-    /// <summary>The clients of the other live instances, as they last reported them.</summary>
+    /// <summary>The clients of the other live instances, as this instance knows them (never waits for Redis).</summary>
     Task<IReadOnlyList<ClientInfo>> GetRemoteClientsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// A member here joined (<paramref name="previousRoom"/> null), was renamed, moved from <paramref name="previousRoom"/>
+    /// to <paramref name="room"/>, or left (<paramref name="nickname"/> null): the other instances' rosters change with it.
+    /// Called under the registry's membership lock, before the notices that tell it; until the result is disposed,
+    /// what is published goes out with the change, in one piece.
+    /// </summary>
+    IDisposable MemberChanged(ChatSession session, string? nickname, string? room, string? previousRoom);
+
+    /// <summary>How old what is known of the other instances may be, when Redis is not answering; null when it is current.</summary>
+    TimeSpan? RemoteStaleFor { get; }
 }
 
 /// <summary>Receives what other instances published.</summary>

@@ -30,6 +30,19 @@ internal sealed class LocalBackplane(IOptions<RedisOptions> options) : IChatBack
 
     public Task<IReadOnlyList<ClientInfo>> GetRemoteClientsAsync(CancellationToken cancellationToken = default) => Task.FromResult<IReadOnlyList<ClientInfo>>([]);
 
+    public IDisposable MemberChanged(ChatSession session, string? nickname, string? room, string? previousRoom) => NothingHeld.Instance;
+
+    private sealed class NothingHeld : IDisposable
+    {
+        public static readonly NothingHeld Instance = new();
+
+        public void Dispose()
+        {
+        }
+    }
+
+    public TimeSpan? RemoteStaleFor => null;
+
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -63,6 +63,9 @@ internal sealed partial class RedisBackplane(
     private readonly ClusterOutbox _outbox = new(TimeSpan.FromSeconds(options.Value.CatchUpSeconds),
         options.Value.CatchUpBufferMegabytes * 1024L * 1024, logger);
     private ClusterInbox? _inbox;
+    private readonly ClusterRoster _roster = new();
+    private long _rosterVersion;        // this instance's change number: each member change, and each list, carries it
+    private long _lastAnswerAt;         // Environment.TickCount64 when Redis last answered the liveness check
     private ConnectionMultiplexer? _redis;
     private readonly SemaphoreSlim _subscribing = new(1, 1);
     private ChannelMessageQueue? _streamMessages, _myMessages;
@@ -83,7 +86,54 @@ internal sealed partial class RedisBackplane(
     public void Attach(IClusterReceiver receiver)
     {
         _receiver = receiver;
-        _inbox = new ClusterInbox(_outbox.Origin, receiver.Deliver, ServerLines.LinesMissed, logger);
+        _inbox = new ClusterInbox(_outbox.Origin, Route, ServerLines.LinesMissed, logger);
+    }
+
+    /// <summary>What the cluster said: the roster's own kinds change the roster first, the rest goes to the chat.</summary>
+    private void Route(ClusterMessage message)
+    {
+        switch (message.Kind)
+        {
+            case ClusterMessageKind.Roster:
+                _roster.Apply(message);
+                return;
+            case ClusterMessageKind.InstanceGone when message.Target is { } gone:
+                _roster.Forget(gone); // before the notices: /who agrees with them
+                break;
+        }
+        _receiver?.Deliver(message);
+    }
+
+    public IDisposable MemberChanged(ChatSession session, string? nickname, string? room, string? previousRoom)
+    {
+        _outbox.Hold();
+        var client = nickname is null ? null : ClusterClient.From(session) with { Nick = nickname, Room = room };
+        var line = ClusterRoster.EventLine(Interlocked.Increment(ref _rosterVersion), client);
+        foreach (var stream in (ReadOnlySpan<string?>)[room, previousRoom == room ? null : previousRoom])
+        {
+            if (stream is not null)
+            {
+                _outbox.Enqueue(new ClusterMessage(ClusterMessageKind.Roster, InstanceName, session.Id, line, stream));
+            }
+        }
+        return _release ??= new OutboxRelease(_outbox);
+    }
+
+    private OutboxRelease? _release;
+
+    private sealed class OutboxRelease(ClusterOutbox outbox) : IDisposable
+    {
+        public void Dispose() => outbox.Release();
+    }
+
+    public TimeSpan? RemoteStaleFor
+    {
+        get
+        {
+            var silent = TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref _lastAnswerAt));
+            // Redis answers the liveness check every LivenessInterval: two missed in a row, and what is known may be old.
+            return IsConnected && silent < 2 * LivenessInterval ? null : silent;
+        }
     }
 
     /// <summary>Messages for the whole cluster that Redis has not confirmed yet (kept while it is away).</summary>
@@ -216,6 +266,10 @@ internal sealed partial class RedisBackplane(
                     LogTookAnotherName(InstanceName, name);
                     Volatile.Write(ref _instanceName, name);
                 }
+                // Watched for liveness from now on: an instance that crashes within its first second is found dead too.
+                await db.SortedSetAddAsync($"{_prefix}:instances", name, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()).ConfigureAwait(false);
+                Volatile.Write(ref _present, true);
+                Volatile.Write(ref _lastAnswerAt, Environment.TickCount64);
                 return;
             }
             if (_options.InstanceNameIsExplicit)
@@ -233,7 +287,7 @@ internal sealed partial class RedisBackplane(
     private RedisKey DeadKey(string name) => $"{_prefix}:dead:{name}";
 
     private bool _nameClaimed; // heartbeat only, after the start
-    private bool _present;     // liveness only: this instance has put itself in the instances set once
+    private bool _present;     // this instance has put itself in the instances set once (at its name claim)
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -259,22 +313,37 @@ internal sealed partial class RedisBackplane(
 
     public async ValueTask<bool> TryClaimNicknameAsync(ChatSession session, string nickname, CancellationToken cancellationToken = default)
     {
-        var key = NicknameKey(nickname);
-        var value = ClaimValue(session, nickname);
+        var claim = ClaimAsync(NicknameKey(nickname), ClaimValue(session, nickname));
+        using (var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            var timeout = Task.Delay(BackplaneHealthCheck.PingTimeout, bound.Token);
+            await Task.WhenAny(claim, timeout).ConfigureAwait(false);
+            await bound.CancelAsync().ConfigureAwait(false);
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        if (claim.IsCompletedSuccessfully && claim.Result is { } claimed)
+        {
+            return claimed;
+        }
+        // Redis is down or does not answer within the bound: a join never waits longer. The name is unique on this
+        // instance only until the heartbeat re-claims it (a clash is logged then).
+        LogClaimedLocally(nickname, claim.IsCompleted ? "Redis is unreachable" : $"Redis did not answer within {BackplaneHealthCheck.PingTimeout.TotalSeconds:0.#} s");
+        return true;
+    }
+
+    /// <summary>True: claimed (or already this session's); false: another holds it; null: Redis failed. Never throws.</summary>
+    private async Task<bool?> ClaimAsync(RedisKey key, RedisValue value)
+    {
         try
         {
             var db = Database();
-            if (await db.StringSetAsync(key, value, ClaimTtl, When.NotExists).WaitAsync(cancellationToken).ConfigureAwait(false))
-            {
-                return true;
-            }
-            return await db.StringGetAsync(key).WaitAsync(cancellationToken).ConfigureAwait(false) == value;
+            return await db.StringSetAsync(key, value, ClaimTtl, When.NotExists).ConfigureAwait(false)
+                || await db.StringGetAsync(key).ConfigureAwait(false) == value;
         }
         catch (Exception ex) when (IsRedisFailure(ex))
         {
-            // Redis is down: keep serving. Unique on this instance only until the heartbeat re-claims it.
-            LogClaimedLocally(nickname, ex.Message);
-            return true;
+            LogRedisCallFailed(ex.Message);
+            return null;
         }
     }
 
@@ -302,47 +371,41 @@ internal sealed partial class RedisBackplane(
         }
     }
 
-    public async Task<NicknameOwner?> FindNicknameAsync(string nickname, CancellationToken cancellationToken = default)
+    public Task<NicknameOwner?> FindNicknameAsync(string nickname, CancellationToken cancellationToken = default) =>
+        Task.FromResult(_roster.Find(nickname));
+
+    public Task<IReadOnlyList<ClientInfo>> GetRemoteClientsAsync(CancellationToken cancellationToken = default) =>
+        Task.FromResult(_roster.Clients());
+
+    /// <summary>
+    /// The other live instances' own lists, read back: what events missed (or cannot carry: byte counters,
+    /// connections without a nickname) is repaired, and instances no longer live are forgotten.
+    /// </summary>
+    private async Task RepairRosterAsync(IDatabase db)
     {
-        try
+        // Every instance still in the set: one that stopped answering stays in the roster until the survivor that
+        // declares it dead says who left (the notices and the lists change together).
+        var live = (await db.SortedSetRangeByRankAsync($"{_prefix}:instances").ConfigureAwait(false))
+            .Select(i => (string)i!).Where(i => i != InstanceName).ToHashSet(StringComparer.Ordinal);
+        foreach (var gone in _roster.Instances.Where(i => !live.Contains(i)))
         {
-            var value = (string?)await Database().StringGetAsync(NicknameKey(nickname)).WaitAsync(cancellationToken).ConfigureAwait(false);
-            return value?.Split('|', 3) is [var instance, var connection, var name] && instance != InstanceName
-                ? new NicknameOwner(instance, connection, name)
-                : null;
+            _roster.Forget(gone);
         }
-        catch (Exception ex) when (IsRedisFailure(ex))
+        foreach (var instance in live)
         {
-            return null;
+            var entries = await db.HashGetAllAsync(ClientsKey(instance)).ConfigureAwait(false);
+            var version = entries.FirstOrDefault(e => e.Name == VersionField).Value;
+            if (version.IsNull || !version.TryParse(out long asOf))
+            {
+                continue; // an instance of an older release, or a list being replaced
+            }
+            _roster.Repair(instance, asOf, [.. entries.Where(e => e.Name != VersionField)
+                .Select(e => ClusterClient.Deserialize((string)e.Value!)).OfType<ClusterClient>()]);
         }
     }
 
-    public async Task<IReadOnlyList<ClientInfo>> GetRemoteClientsAsync(CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            var db = Database();
-            var since = DateTimeOffset.UtcNow.Subtract(ClaimTtl).ToUnixTimeMilliseconds();
-            var instances = await db.SortedSetRangeByScoreAsync($"{_prefix}:instances", since).WaitAsync(cancellationToken).ConfigureAwait(false);
-            var clients = new List<ClientInfo>();
-            foreach (var instance in instances.Select(i => (string)i!).Where(i => i != InstanceName))
-            {
-                foreach (var json in await db.HashValuesAsync(ClientsKey(instance)).WaitAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    if (ClusterClient.Deserialize((string)json!) is { } client)
-                    {
-                        clients.Add(client.ToClientInfo(instance));
-                    }
-                }
-            }
-            return clients;
-        }
-        catch (Exception ex) when (IsRedisFailure(ex))
-        {
-            LogRemoteClientsUnavailable(ex.Message);
-            return [];
-        }
-    }
+    /// <summary>The field of an instance's client list that says as of which change it was written.</summary>
+    private const string VersionField = "_v";
 
     /// <summary>Every third of the claim time: say this instance is alive, renew its nicknames, refresh its client list.</summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -445,7 +508,14 @@ internal sealed partial class RedisBackplane(
         {
             while (await timer.WaitForNextTickAsync(stopping).ConfigureAwait(false))
             {
-                await Try(CheckLivenessAsync).ConfigureAwait(false);
+                try
+                {
+                    await Try(CheckLivenessAsync).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogLivenessFailed(ex); // a defect, not Redis: said, and the next tick tries again
+                }
             }
         }
         catch (OperationCanceledException)
@@ -453,6 +523,9 @@ internal sealed partial class RedisBackplane(
             // The stop.
         }
     }
+
+    [LoggerMessage(LogLevel.Error, "The liveness check failed")]
+    private partial void LogLivenessFailed(Exception exception);
 
     /// <summary>
     /// Says this instance is alive (its score in the instances set) and looks for instances whose score is
@@ -475,7 +548,12 @@ internal sealed partial class RedisBackplane(
             // Not an update but an add, and the survivor's word that it removed this instance (not a Redis that
             // restarted empty): its members were told that this instance's clients left. They have not: announce them
             // again (the heartbeat re-claims and re-lists).
-            var members = (_receiver?.Connections ?? []).Where(c => c.Nickname is not null && c.Room is not null).Select(c => $"{c.Nickname}\t{c.Room!.Name}\n").ToList();
+            var back = (_receiver?.Connections ?? []).Where(c => c.Nickname is not null && c.Room is not null).ToList();
+            foreach (var member in back)
+            {
+                MemberChanged(member, member.Nickname, member.Room!.Name, previousRoom: null).Dispose(); // in the rosters before the notices
+            }
+            var members = back.Select(c => $"{c.Nickname}\t{c.Room!.Name}\n").ToList();
             LogBackFromTheDead(InstanceName, members.Count);
             if (members.Count > 0)
             {
@@ -483,6 +561,7 @@ internal sealed partial class RedisBackplane(
             }
         }
         _present = true;
+        Volatile.Write(ref _lastAnswerAt, Environment.TickCount64);
         var dead = await db.SortedSetRangeByScoreAsync(instances, double.NegativeInfinity, now - _options.DeadAfterSeconds * 1000L).ConfigureAwait(false);
         foreach (var name in dead.Select(d => (string)d!).Where(n => n != InstanceName))
         {
@@ -491,18 +570,20 @@ internal sealed partial class RedisBackplane(
                 continue; // another survivor took it
             }
             await db.StringSetAsync(DeadKey(name), InstanceName, TimeSpan.FromMinutes(10)).ConfigureAwait(false);
+            // Its members as its list last said and as its events told since (a client who joined after its last
+            // heartbeat is in the events only); by connection, the events' word last.
             var members = (await db.HashValuesAsync(ClientsKey(name)).ConfigureAwait(false))
-                .Select(json => ClusterClient.Deserialize((string)json!)).OfType<ClusterClient>().Where(c => c.Nick is not null).ToList();
+                .Select(json => ClusterClient.Deserialize((string)json!)).OfType<ClusterClient>()
+                .Concat(_roster.ClientsOf(name))
+                .GroupBy(c => c.Id).Select(g => g.Last()).Where(c => c.Nick is not null).ToList();
             await db.KeyDeleteAsync(ClientsKey(name)).ConfigureAwait(false);
             await Task.WhenAll(members.Select(c => db.ScriptEvaluateAsync(ReleaseScript, [NicknameKey(c.Nick!)], [$"{name}|{c.Id}|{c.Nick}"]))).ConfigureAwait(false);
             LogInstanceDead(name, _options.DeadAfterSeconds, members.Count);
-            if (members.Count > 0)
-            {
-                var gone = new ClusterMessage(ClusterMessageKind.InstanceGone, InstanceName, null,
-                    System.Text.Encoding.UTF8.GetBytes(string.Concat(members.Select(c => $"{c.Nick}\t{c.Room}\n"))));
-                Publish(gone, instance: null);
-                _receiver?.Deliver(gone); // the others get it through Redis; this instance's members too
-            }
+            // Even with no named members: every instance forgets its connections.
+            var gone = new ClusterMessage(ClusterMessageKind.InstanceGone, InstanceName, name,
+                System.Text.Encoding.UTF8.GetBytes(string.Concat(members.Select(c => $"{c.Nick}\t{c.Room}\n"))));
+            Publish(gone, instance: null);
+            Route(gone); // the others get it through Redis; this instance's members too
         }
     }
 
@@ -577,6 +658,7 @@ internal sealed partial class RedisBackplane(
             return;
         }
         var db = redis.GetDatabase();
+        var asOf = Interlocked.Read(ref _rosterVersion); // read first: the list has every change up to it
         var sessions = _receiver?.Connections.ToArray() ?? [];
         var ttlMs = (long)ClaimTtl.TotalMilliseconds;
         var renewals = sessions.Where(s => s.Nickname is not null).Select(async s =>
@@ -588,7 +670,7 @@ internal sealed partial class RedisBackplane(
                 LogNicknameConflict(nickname, s.Id); // claimed elsewhere while Redis was away
             }
         });
-        var clients = sessions.Select(s => new HashEntry(s.Id, ClusterClient.Serialize(s))).ToArray();
+        HashEntry[] clients = [new(VersionField, asOf), .. sessions.Select(s => new HashEntry(s.Id, ClusterClient.Serialize(s)))];
         var key = ClientsKey(InstanceName);
         var nameRenewal = RenewInstanceNameAsync(db, ttlMs);
         _inbox?.Forget(Retention + TimeSpan.FromMinutes(1));
@@ -598,6 +680,7 @@ internal sealed partial class RedisBackplane(
             ReplaceHashAsync(db, key, clients),
             // Rooms quiet for longer than the streams keep: their streams have expired.
             db.SortedSetRemoveRangeByScoreAsync(StreamIndexKey, double.NegativeInfinity, DateTimeOffset.UtcNow.Subtract(Retention).ToUnixTimeMilliseconds()),
+            RepairRosterAsync(db),
         };
         await Task.WhenAll(tasks).ConfigureAwait(false);
     }
@@ -616,10 +699,7 @@ internal sealed partial class RedisBackplane(
         // fire-and-forget (their tasks complete at once) and ExecuteAsync alone reports a failure (to Try).
         var transaction = db.CreateTransaction();
         _ = transaction.KeyDeleteAsync(key, CommandFlags.FireAndForget);
-        if (clients.Length > 0)
-        {
-            _ = transaction.HashSetAsync(key, clients, CommandFlags.FireAndForget);
-        }
+        _ = transaction.HashSetAsync(key, clients, CommandFlags.FireAndForget);
         // Kept past Chat:Redis:DeadAfterSeconds: the survivor that declares this instance dead reads who was here.
         _ = transaction.KeyExpireAsync(key, ClaimTtl + TimeSpan.FromSeconds(2 * _options.DeadAfterSeconds), flags: CommandFlags.FireAndForget);
         await transaction.ExecuteAsync().ConfigureAwait(false);

@@ -86,6 +86,10 @@ internal static class ServerLines
     private static ReadOnlySpan<byte> ChatSeparator => ": "u8;
 
     /// <summary>"alice (private): text", seen by the recipient of /msg only.</summary>
+    /// <summary>After /who or /rooms while Redis does not answer: the other servers' members are as last heard.</summary>
+    public static byte[] RemoteStale(TimeSpan age) => Notice(string.Create(CultureInfo.InvariantCulture,
+        $"Members on other servers as last heard {age.TotalSeconds:0} s ago: the servers cannot reach each other right now."));
+
     /// <summary>To a room's members when lines said in it on another instance will never arrive (the instances lost touch past Chat:Redis:CatchUpSeconds).</summary>
     public static byte[] LinesMissed(string room) => Notice($"Some lines said in {room} on other servers of this chat were missed here: the servers lost touch for too long.");
 

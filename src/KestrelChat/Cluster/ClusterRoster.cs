@@ -1,0 +1,155 @@
+using System.Globalization;
+using System.Text;
+using KestrelChat.Admin;
+
+namespace KestrelChat.Cluster;
+
+/// <summary>
+/// Who is on the other instances, as this instance knows it: changed by their events (a join, a rename, a move, a
+/// leave: <see cref="ClusterMessageKind.Roster"/>), which come through the rooms' streams just before the notices
+/// that tell them, so /who, /rooms and GET /clients agree with what members have read; repaired from each
+/// instance's heartbeat list (byte counters, connections without a nickname, anything an event missed); an
+/// instance declared dead or gone is forgotten. Answers from memory: a slow Redis delays none of them.
+/// Each instance numbers its changes (<see cref="RedisBackplane"/>'s roster version): an event or a list older
+/// than what is known of a client or an instance changes nothing (events of one client may come through two
+/// rooms' streams, in either order).
+/// </summary>
+internal sealed class ClusterRoster
+{
+    private readonly Lock _gate = new(); // a leaf
+    private readonly Dictionary<string, InstanceRoster> _instances = new(StringComparer.Ordinal); // _gate
+
+    /// <summary>An event: <paramref name="message"/>'s origin changed one of its clients.</summary>
+    public void Apply(ClusterMessage message)
+    {
+        if (message.Target is not { } id || !TryReadEvent(message.Line, out var version, out var client))
+        {
+            return;
+        }
+        lock (_gate)
+        {
+            var instance = Instance(message.Origin);
+            if (instance.Clients.TryGetValue(id, out var known) && known.Version >= version)
+            {
+                return; // the same change through another room's stream, or an older one
+            }
+            instance.Clients[id] = (client, version);
+            instance.Version = Math.Max(instance.Version, version);
+        }
+    }
+
+    /// <summary>An instance's own list, as of its change number <paramref name="version"/>: replaces what is known if not older.</summary>
+    public void Repair(string name, long version, IReadOnlyList<ClusterClient> clients)
+    {
+        lock (_gate)
+        {
+            var instance = Instance(name);
+            if (version < instance.Version)
+            {
+                return; // events newer than the list came since it was written
+            }
+            instance.Clients.Clear();
+            foreach (var client in clients)
+            {
+                instance.Clients[client.Id] = (client, version);
+            }
+            instance.Version = version;
+        }
+    }
+
+    /// <summary>An instance that is gone (declared dead, stopped, or no longer listed as live).</summary>
+    public void Forget(string name)
+    {
+        lock (_gate)
+        {
+            _instances.Remove(name);
+        }
+    }
+
+    /// <summary>The instances known, for the repair to forget those no longer live.</summary>
+    public IReadOnlyList<string> Instances
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _instances.Keys];
+            }
+        }
+    }
+
+    /// <summary>Every client of the other instances, each with its instance.</summary>
+    public IReadOnlyList<ClientInfo> Clients()
+    {
+        lock (_gate)
+        {
+            return [.. _instances.SelectMany(i => i.Value.Clients.Values.Where(c => c.Client is not null).Select(c => c.Client!.ToClientInfo(i.Key)))];
+        }
+    }
+
+    /// <summary>The clients of instance <paramref name="name"/> as known here (for the survivor that declares it dead).</summary>
+    public IReadOnlyList<ClusterClient> ClientsOf(string name)
+    {
+        lock (_gate)
+        {
+            return _instances.TryGetValue(name, out var instance)
+                ? [.. instance.Clients.Values.Where(c => c.Client is not null).Select(c => c.Client!)]
+                : [];
+        }
+    }
+
+    /// <summary>Who holds <paramref name="nickname"/> on another instance, by look as nicknames compare.</summary>
+    public NicknameOwner? Find(string nickname)
+    {
+        lock (_gate)
+        {
+            foreach (var (name, instance) in _instances)
+            {
+                foreach (var (id, (client, _)) in instance.Clients)
+                {
+                    if (client?.Nick is { } nick && Protocol.NicknameRules.Comparer.Equals(nick, nickname))
+                    {
+                        return new NicknameOwner(name, id, nick);
+                    }
+                }
+            }
+            return null;
+        }
+    }
+
+    /// <summary>An event's line: its change number, then the client as JSON (nothing: the client is gone).</summary>
+    public static byte[] EventLine(long version, ClusterClient? client) =>
+        Encoding.UTF8.GetBytes(client is null
+            ? version.ToString(CultureInfo.InvariantCulture)
+            : $"{version.ToString(CultureInfo.InvariantCulture)}\n{System.Text.Json.JsonSerializer.Serialize(client, System.Text.Json.JsonSerializerOptions.Web)}");
+
+    private static bool TryReadEvent(byte[] line, out long version, out ClusterClient? client)
+    {
+        client = null;
+        var text = Encoding.UTF8.GetString(line);
+        var newline = text.IndexOf('\n', StringComparison.Ordinal);
+        if (!long.TryParse(newline < 0 ? text : text[..newline], NumberStyles.None, CultureInfo.InvariantCulture, out version))
+        {
+            return false;
+        }
+        if (newline >= 0)
+        {
+            client = ClusterClient.Deserialize(text[(newline + 1)..]);
+            return client is not null;
+        }
+        return true;
+    }
+
+    // Under _gate.
+    private InstanceRoster Instance(string name)
+    {
+        ref var instance = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_instances, name, out _);
+        return instance ??= new InstanceRoster();
+    }
+
+    private sealed class InstanceRoster
+    {
+        public long Version; // the newest change known
+        public readonly Dictionary<string, (ClusterClient? Client, long Version)> Clients = new(StringComparer.Ordinal); // null: gone (kept against an older event)
+    }
+}
