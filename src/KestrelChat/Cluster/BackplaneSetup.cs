@@ -46,12 +46,13 @@ internal sealed class BackplaneHealthCheck(IChatBackplane backplane) : IHealthCh
         {
             return HealthCheckResult.Healthy("Single instance (Chat:Redis:Configuration is not set).");
         }
+        var waiting = $"{redis.Waiting} entries for the other instances wait here (kept up to Chat:Redis:CatchUpSeconds), {redis.Dropped} messages dropped since the start";
         if (!redis.IsConnected)
         {
-            return HealthCheckResult.Degraded("Redis is unreachable: serving local clients only, nothing crosses instances.");
+            return HealthCheckResult.Degraded($"Redis is unreachable: serving local clients only; {waiting}.");
         }
         return await redis.PingAsync(PingTimeout).ConfigureAwait(false) is { } latency
             ? HealthCheckResult.Healthy($"Instance {backplane.InstanceName} connected to Redis (PING {latency.TotalMilliseconds:0.#} ms).")
-            : HealthCheckResult.Degraded($"Redis does not answer a PING within {PingTimeout.TotalSeconds:0.#} s: lines across instances are late or lost, local chat goes on.");
+            : HealthCheckResult.Degraded($"Redis does not answer a PING within {PingTimeout.TotalSeconds:0.#} s: lines across instances are late, local chat goes on; {waiting}.");
     }
 }

@@ -24,6 +24,7 @@ internal sealed partial class ClusterInbox(Guid self, Action<ClusterMessage> del
     private StreamId _newest;                                    // _gate: the newest id delivered from any room
     private bool _suspended;                                     // _gate: no subscription: live entries wait
     private bool _catchUpAll;                                    // _gate
+    private int _outages;                                        // _gate: Suspend calls; a catch-up ends an outage only if none came since it began
     private readonly HashSet<string> _catchUpRooms = [];         // _gate
     private readonly SemaphoreSlim _signal = new(0, 1);
     private int _signalled;
@@ -61,6 +62,7 @@ internal sealed partial class ClusterInbox(Guid self, Action<ClusterMessage> del
         {
             _suspended = true;
             _catchUpAll = true;
+            _outages++;
         }
         Signal();
     }
@@ -107,11 +109,13 @@ internal sealed partial class ClusterInbox(Guid self, Action<ClusterMessage> del
         Func<string, StreamId, bool, Task<IReadOnlyList<(StreamId Id, RoomStreamEntry? Entry)>>> read, Func<Task> ready)
     {
         bool all;
+        int outages;
         StreamId since;
         List<string> rooms;
         lock (_gate)
         {
             all = _catchUpAll;
+            outages = _outages;
             since = _newest;
             rooms = [.. _catchUpRooms];
         }
@@ -129,7 +133,7 @@ internal sealed partial class ClusterInbox(Guid self, Action<ClusterMessage> del
         }
         lock (_gate)
         {
-            if (all)
+            if (all && outages == _outages)
             {
                 _catchUpAll = false;
                 _suspended = false;
@@ -138,7 +142,7 @@ internal sealed partial class ClusterInbox(Guid self, Action<ClusterMessage> del
             // A room whose first live entry came after the list of rooms was read: its entries are in order.
             foreach (var (key, room) in _rooms)
             {
-                if (room.Waiting is not null && !_catchUpRooms.Contains(key))
+                if (!_suspended && room.Waiting is not null && !_catchUpRooms.Contains(key))
                 {
                     Release(room);
                 }
