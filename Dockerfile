@@ -1,7 +1,7 @@
-# KestrelChat container image: chat (TCP 55555) + admin API (HTTP 8080) in one process.
+# KestrelChat container image: chat (TCP 55555), web chat (HTTP 8000) + admin API (HTTP 8080) in one process.
 #
 #   docker build -t kestrelchat:latest .
-#   docker run -d -p 55555:55555 -p 8080:8080 -e Admin__ApiKey="$(openssl rand -hex 32)" kestrelchat:latest
+#   docker run -d -p 55555:55555 -p 8000:8000 -p 8080:8080 -e Admin__ApiKey="$(openssl rand -hex 32)" kestrelchat:latest
 #
 # Without Admin__ApiKey (16+ characters) the container refuses to start: the admin API listens
 # on 0.0.0.0 here.
@@ -47,8 +47,8 @@ COPY --from=build /app ./
 RUN mkdir -p /app/data && chown $APP_UID:$APP_UID /app/data
 VOLUME ["/app/data"]
 
-# Chat (TCP line protocol) and admin API (HTTP). Both are > 1024, so no capability is needed.
-EXPOSE 55555 8080
+# Chat (TCP line protocol), web chat (HTTP and WebSocket) and admin API (HTTP). All are > 1024, so no capability is needed.
+EXPOSE 55555 8000 8080
 
 # Non-root: the aspnet image ships the user `app` (UID 1654, in $APP_UID).
 USER $APP_UID

@@ -11,7 +11,7 @@ start_server() {
   if [[ $kind == kestrelchat ]]; then
     # Every limit that would throttle or refuse the load is off; the send queue holds a whole run. History is
     # on, as by default, in a fresh file each start (bench/history.sh measures it against history off).
-    Chat__Port=$port Chat__BindAddress=127.0.0.1 Admin__Url=http://127.0.0.1:0 \
+    Chat__Port=$port Chat__BindAddress=127.0.0.1 Admin__Url=http://127.0.0.1:0 Chat__Web__Url= \
       Chat__Limits__MessagesPerSecond=0 Chat__Limits__MaxConnections=0 Chat__Limits__MaxConnectionsPerIp=0 \
       Chat__Limits__SendQueueBytes=67108864 Serilog__MinimumLevel__Default=Warning \
       Chat__History__Path="${Chat__History__Path:-$(mktemp -d)/history.db}" \

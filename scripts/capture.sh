@@ -22,7 +22,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 dotnet build src/KestrelChat -v quiet -nologo >/dev/null
 # A fresh history file: what earlier runs said must not show up in this one's capture.
-Chat__Port=$chat_port Chat__BindAddress=127.0.0.1 Admin__Url=http://127.0.0.1:$admin_port Chat__History__Path="$work/history.db" \
+Chat__Port=$chat_port Chat__BindAddress=127.0.0.1 Admin__Url=http://127.0.0.1:$admin_port Chat__Web__Url= Chat__History__Path="$work/history.db" \
   dotnet src/KestrelChat/bin/Debug/net10.0/KestrelChat.dll >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do grep -q "KestrelChat started" "$work/server.log" && break; sleep 0.1; done

@@ -28,7 +28,7 @@ wait_for() {  # FILE TEXT: up to 30 s
 }
 
 dotnet build src/KestrelChat -v quiet -nologo >/dev/null
-dotnet run --no-build --project src/KestrelChat -- --Chat:Port="$chat" --Admin:Url="http://127.0.0.1:$admin" \
+dotnet run --no-build --project src/KestrelChat -- --Chat:Port="$chat" --Admin:Url="http://127.0.0.1:$admin" --Chat:Web:Url= \
   --Chat:History:Path="$work/history.db" >"$work/server.log" 2>&1 &
 wait_for "$work/server.log" "KestrelChat started"
 

@@ -22,7 +22,7 @@ log=$(mktemp)
 history=$(mktemp -d)
 trap 'rm -rf "$log" "$history"' EXIT
 # Started from another directory, as on a VM: appsettings.json is found beside the binary.
-(cd /tmp && exec "$OLDPWD/$out/KestrelChat" --Chat:Port=0 --Chat:BindAddress=127.0.0.1 --Admin:Url=http://127.0.0.1:0 --Chat:History:Path="$history/history.db") >"$log" 2>&1 &
+(cd /tmp && exec "$OLDPWD/$out/KestrelChat" --Chat:Port=0 --Chat:BindAddress=127.0.0.1 --Admin:Url=http://127.0.0.1:0 --Chat:Web:Url=http://127.0.0.1:0 --Chat:History:Path="$history/history.db") >"$log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do
   grep -q "KestrelChat started" "$log" && break
@@ -34,8 +34,11 @@ chat=$(grep -o 'Chat listening on tcp://[0-9.]*:[0-9]*' "$log" | sed 's/.*://')
 [[ -n "$admin" && -n "$chat" ]] || { cat "$log"; echo "the single-file build did not say where it listens" >&2; exit 1; }
 reply=$(printf 'ci\n' | timeout 5 nc -q 1 127.0.0.1 "$chat" | tr -d '\r' | grep -m1 'Welcome, ci' || true)
 [[ -n "$reply" ]] || { cat "$log"; echo "no welcome from the single-file build" >&2; exit 1; }
+# The web chat's page travels beside the single file (web/): it must be served.
+web=$(grep -o 'Web chat listening on http://[0-9.]*:[0-9]*' "$log" | sed 's/.* on //')
+curl -sf "$web/" | grep -q '<title>KestrelChat</title>' || { cat "$log"; echo "the single-file build did not serve the web chat's page" >&2; exit 1; }
 # SQLite's native library travels inside the single file: the history store must open.
 grep -q "History: 0 rooms, 0 lines in $history/history.db" "$log" || { cat "$log"; echo "the single-file build could not open its history file" >&2; exit 1; }
 curl -s -X POST "$admin/stop" >/dev/null
 wait "$pid"
-echo "single-file build OK: listened on tcp $chat and $admin, greeted a client ('$reply'), stopped with exit code 0"
+echo "single-file build OK: listened on tcp $chat, $web and $admin, greeted a client ('$reply'), stopped with exit code 0"

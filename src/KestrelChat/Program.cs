@@ -4,6 +4,7 @@ using KestrelChat.Chat;
 using KestrelChat.Cluster;
 using KestrelChat.History;
 using KestrelChat.Hosting;
+using KestrelChat.Web;
 using Microsoft.Extensions.Options;
 using Serilog;
 using Serilog.Events;
@@ -47,6 +48,8 @@ builder.Services.AddSingleton<IValidateOptions<ChatOptions>, ChatOptionsValidato
 builder.Services.AddSingleton<IValidateOptions<ChatLimitsOptions>, ChatLimitsOptionsValidator>();
 builder.Services.AddSingleton<IValidateOptions<ChatTlsOptions>, ChatTlsOptionsValidator>();
 builder.Services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
+builder.Services.AddOptions<WebOptions>().BindConfiguration(WebOptions.Section).ValidateOnStart();
+builder.Services.AddSingleton<IValidateOptions<WebOptions>, WebOptionsValidator>();
 
 // Chat idle connections must not hold the stop up: each closes within CloseFlushTimeout.
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(4));
@@ -60,6 +63,7 @@ builder.Services.AddSingleton(services => DescriptorBudget.Measure(
 builder.Services.AddSingleton<ConnectionLimits>();
 builder.Services.AddSingleton<ChatMetrics>();
 builder.Services.AddSingleton<ChatCommands>();
+builder.Services.AddSingleton<ChatConnectionHandler>(); // one for the chat's listeners and the web chat's /ws
 builder.Services.AddSingleton<OperatorAttempts>();
 builder.Services.AddSingleton<ConnectionChurn>();
 builder.Services.AddSingleton<ChatShutdown>();
@@ -108,6 +112,7 @@ try
             : http.Response.StatusCode < 400 && (http.Request.Path.StartsWithSegments("/health") || http.Request.Path.StartsWithSegments("/metrics")) ? LogEventLevel.Debug
             : LogEventLevel.Information;
     });
+    app.UseWebChat(); // its own listener, its own rules: the page and /ws only
     app.UseMiddleware<CrossSiteGuard>(); // before anything else answers: no web page gets in
     app.UseExceptionHandler();
     app.UseExplainedStatusCodePages();

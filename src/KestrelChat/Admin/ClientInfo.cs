@@ -16,6 +16,7 @@ namespace KestrelChat.Admin;
 /// <param name="Instance">The KestrelChat instance the client is connected to (Chat:Redis:InstanceName).</param>
 /// <param name="Tls">Whether the client came through the TLS listener (Chat:Tls:Port).</param>
 /// <param name="Room">The room the client is in ("#lobby"…); null while it has no nickname.</param>
+/// <param name="Transport">"tcp", "tls" (the TLS listener) or "ws" (the web chat's WebSocket).</param>
 public sealed record ClientInfo(
     string Id,
     string? Nickname,
@@ -29,7 +30,8 @@ public sealed record ClientInfo(
     bool IsOperator,
     string Instance,
     bool Tls,
-    string? Room = null)
+    string? Room = null,
+    string Transport = "tcp")
 {
     internal static ClientInfo From(ChatSession session, string instance) => new(
         session.Id,
@@ -44,5 +46,6 @@ public sealed record ClientInfo(
         session.IsOperator,
         instance,
         session.IsTls,
-        session.Room?.Name);
+        session.Room?.Name,
+        session.Transport);
 }

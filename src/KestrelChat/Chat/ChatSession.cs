@@ -35,7 +35,11 @@ internal sealed class ChatSession
         LocalEndPoint = connection.LocalEndPoint as IPEndPoint;
         // Kestrel's TLS middleware (the Chat:Tls listener) adds this feature once the handshake is done.
         IsTls = connection.Features.Get<ITlsHandshakeFeature>() is not null;
+        Transport = connection.Features.Get<Web.WebSocketConnection.Feature>() is not null ? "ws" : IsTls ? "tls" : "tcp";
     }
+
+    /// <summary>How the client reaches the chat: "tcp", "tls" (Chat:Tls:Port) or "ws" (the web chat's WebSocket).</summary>
+    public string Transport { get; }
 
     /// <summary>Kestrel's connection id; the same id appears in the logs and in GET /clients.</summary>
     public string Id => _connection.ConnectionId;

@@ -21,11 +21,12 @@ internal sealed record ClusterClient(
     long MsgIn,
     long MsgOut,
     bool Oper,
-    bool Tls)
+    bool Tls,
+    string? Transport = null)
 {
     public static ClusterClient From(ChatSession session) => new(
         session.Id, session.Nickname, session.Room?.Name, session.RemoteEndPoint?.ToString(), session.LocalEndPoint?.ToString(),
-        session.ConnectedAt, session.BytesIn, session.BytesOut, session.MessagesIn, session.MessagesOut, session.IsOperator, session.IsTls);
+        session.ConnectedAt, session.BytesIn, session.BytesOut, session.MessagesIn, session.MessagesOut, session.IsOperator, session.IsTls, session.Transport);
 
     public static string Serialize(ChatSession session) => JsonSerializer.Serialize(From(session), JsonSerializerOptions.Web);
 
@@ -44,5 +45,5 @@ internal sealed record ClusterClient(
 
     /// <summary>As GET /clients shows it, on <paramref name="instance"/>.</summary>
     public ClientInfo ToClientInfo(string instance) =>
-        new(Id, Nick, Remote, Local, Since, In, Out, MsgIn, MsgOut, Oper, instance, Tls, Room);
+        new(Id, Nick, Remote, Local, Since, In, Out, MsgIn, MsgOut, Oper, instance, Tls, Room, Transport ?? (Tls ? "tls" : "tcp"));
 }

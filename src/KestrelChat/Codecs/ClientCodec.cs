@@ -21,7 +21,8 @@ internal abstract class ClientCodec : IDisposable
     /// <summary>The codec a new connection starts with: LF lines over TLS; over plain TCP, lines until the lesson client is recognised.</summary>
     public static ClientCodec For(ConnectionContext connection, int maxLineBytes) =>
         connection.Features.Get<Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature>() is not null
-            ? new LineCodec(maxLineBytes) // the lesson client speaks plain TCP only
+        || connection.Features.Get<Web.WebSocketConnection.Feature>() is not null
+            ? new LineCodec(maxLineBytes) // the lesson client speaks plain TCP only; a WebSocket's frames are lines already
             : new LessonClientCodec.Recognizer(connection, maxLineBytes);
 
     /// <summary>Takes the next line off the front of <paramref name="buffer"/> (see <see cref="LineFramer.TryReadLine"/>).</summary>

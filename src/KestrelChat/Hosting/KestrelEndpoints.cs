@@ -17,6 +17,7 @@ internal sealed partial class KestrelEndpoints(
     IOptions<ChatOptions> chat,
     IOptions<ChatTlsOptions> tls,
     IOptions<AdminOptions> admin,
+    IOptions<WebOptions> web,
     DescriptorBudget budget,
     ConnectionLimits connectionLimits,
     IHostApplicationLifetime lifetime,
@@ -29,6 +30,7 @@ internal sealed partial class KestrelEndpoints(
     private ListenOptions? _chatListener;
     private ListenOptions? _tlsListener;
     private ListenOptions? _adminListener;
+    private ListenOptions? _webListener;
     private X509Certificate2? _certificate; // Kestrel serves it for the process's lifetime
     private ConnectionGate? _chatGate;
     private ConnectionGate? _adminGate;
@@ -38,6 +40,12 @@ internal sealed partial class KestrelEndpoints(
 
     /// <summary>The TLS chat's bound endpoint, once Kestrel has started; null when Chat:Tls:Port is unset.</summary>
     public IPEndPoint? ChatTls => lifetime.ApplicationStarted.IsCancellationRequested ? _tlsListener?.IPEndPoint : null;
+
+    /// <summary>The web chat's bound endpoint, once Kestrel has started; null when Chat:Web:Url is empty.</summary>
+    public IPEndPoint? Web => lifetime.ApplicationStarted.IsCancellationRequested ? _webListener?.IPEndPoint : null;
+
+    /// <summary>Whether a request came in through the web chat's listener (by the port it reached).</summary>
+    public bool IsWebChat(int localPort) => _webListener?.IPEndPoint?.Port == localPort && localPort != 0;
 
     /// <summary>The admin API's bound endpoint, once Kestrel has started.</summary>
     public IPEndPoint? Admin => lifetime.ApplicationStarted.IsCancellationRequested ? _adminListener?.IPEndPoint : null;
@@ -76,6 +84,20 @@ internal sealed partial class KestrelEndpoints(
                 _tlsListener = listen;
             });
         }
+        if (web.Value is { Enabled: true } webOptions)
+        {
+            // Browsers' connections are chat connections: the chat's gate and limits (taken at /ws) apply.
+            kestrel.Listen(new GatedEndPoint(webOptions.EndPoint, _chatGate), listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1; // WebSockets over HTTP/1.1: one connection, one upgrade
+                if (webOptions.IsHttps)
+                {
+                    _certificate ??= tls.Value.LoadCertificate();
+                    listen.UseHttps(_certificate);
+                }
+                _webListener = listen;
+            });
+        }
         kestrel.Listen(new GatedEndPoint(adminOptions.EndPoint, _adminGate), listen =>
         {
             listen.Protocols = HttpProtocols.Http1;
@@ -96,6 +118,11 @@ internal sealed partial class KestrelEndpoints(
         if (_certificate is not null)
         {
             LogChatTlsListening(ChatTls?.ToString(), _certificate.Subject, _certificate.NotAfter, Sha256Fingerprint(_certificate));
+        }
+        if (Web is { } webEndPoint)
+        {
+            var scheme = web.Value.IsHttps ? "https" : "http";
+            LogWebListening($"{scheme}://{webEndPoint}", $"{(web.Value.IsHttps ? "wss" : "ws")}://{webEndPoint}/ws");
         }
         LogAdminListening($"http://{Admin}", admin.Value.HasApiKey);
         LogBudget(_chatGate!.Capacity - DescriptorBudget.RefusalsInFlight, _adminGate!.Capacity, budget.Limit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown",
@@ -130,6 +157,9 @@ internal sealed partial class KestrelEndpoints(
 
     [LoggerMessage(LogLevel.Warning, "Chat:Limits:MaxConnections is {Chat}, not {DefaultCap}: the open-files limit ({Limit}) holds no more. Raise it to {Needed} (ulimit -n, LimitNOFILE) for the default.")]
     private partial void LogDefaultCapLowered(int chat, int? limit, int defaultCap, int needed);
+
+    [LoggerMessage(LogLevel.Information, "Web chat listening on {WebUrl} (the page; the WebSocket at {WebSocketUrl})")]
+    private partial void LogWebListening(string webUrl, string webSocketUrl);
 
     [LoggerMessage(LogLevel.Information, "Admin API listening on {AdminUrl} (Swagger UI at /swagger; API key required: {KeyRequired})")]
     private partial void LogAdminListening(string adminUrl, bool keyRequired);

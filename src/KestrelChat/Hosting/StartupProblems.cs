@@ -121,6 +121,10 @@ internal static partial class StartupProblems
             Try(new IPEndPoint(chat.BindIPAddress, tlsPort), "the TLS chat port", "Chat:Tls:Port", "tls");
         }
         Try(admin.EndPoint, "the admin API's port", "Admin:Url", "http");
+        if (services.GetRequiredService<IOptions<WebOptions>>().Value is { Enabled: true } web)
+        {
+            Try(web.EndPoint, "the web chat's port", "Chat:Web:Url", web.IsHttps ? "https" : "http");
+        }
 
         static void Try(IPEndPoint endPoint, string what, string setting, string scheme)
         {

@@ -20,6 +20,7 @@ public sealed class ChatServer : WebApplicationFactory<Program>
         ["Chat:Port"] = "0",
         ["Chat:BindAddress"] = "127.0.0.1",
         ["Admin:Url"] = "http://127.0.0.1:0",
+        ["Chat:Web:Url"] = "http://127.0.0.1:0",
         ["Serilog:MinimumLevel:Default"] = "Warning",
     };
 
@@ -70,6 +71,9 @@ public sealed class ChatServer : WebApplicationFactory<Program>
     public IPEndPoint ChatTlsEndPoint => Reachable(Endpoints.ChatTls ?? throw new InvalidOperationException("The TLS chat listener is not bound (Chat:Tls:Port unset)."));
 
     public Uri AdminUri => new($"http://{Reachable(Endpoints.Admin!)}");
+
+    /// <summary>The web chat's listener (Chat:Web:Url): the page at "/", the WebSocket at "/ws".</summary>
+    public Uri WebUri => new($"http://{Reachable(Endpoints.Web ?? throw new InvalidOperationException("The web chat is off (Chat:Web:Url empty)."))}");
 
     public IHostApplicationLifetime Lifetime => Services.GetRequiredService<IHostApplicationLifetime>();
 

@@ -61,6 +61,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
         info.Environment["Chat__Port"] = "0";
         info.Environment["Chat__BindAddress"] = "127.0.0.1";
         info.Environment["Admin__Url"] = "http://127.0.0.1:0";
+        info.Environment["Chat__Web__Url"] = "http://127.0.0.1:0";
         info.Environment["DOTNET_NOLOGO"] = "1";
         // Each run its own history file (the default, data/ beside the binary, would carry one test's lines into the next).
         info.Environment["Chat__History__Path"] = Path.Combine(Path.GetTempPath(), "kestrelchat-tests", Guid.NewGuid().ToString("N"), "history.db");
