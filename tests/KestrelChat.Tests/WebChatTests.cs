@@ -76,3 +76,27 @@ public sealed class WebChatTests : ServerPerTest
         Assert.True(Server.Lifetime.ApplicationStarted.IsCancellationRequested && !Server.Lifetime.ApplicationStopping.IsCancellationRequested);
     }
 }
+
+/// <summary>wscat, the npm package people use as a raw WebSocket client, against /ws: the web chat's nc.</summary>
+public sealed class WscatTests : ServerPerTest
+{
+    [Fact]
+    public async Task Wscat_chats_with_a_TCP_user_in_Cyrillic_and_Latin_and_quits_with_a_close()
+    {
+        await using var tcp = await Server.JoinAsync("bob");
+        await using var wscat = LessonClientProcess.StartWscat(Server.WebUri);
+        await wscat.ReadPrintedUntilAsync(l => l.EndsWith("NICK", StringComparison.Ordinal), TimeSpan.FromSeconds(15)); // connected
+
+        wscat.Type("алиса");
+        await wscat.ReadPrintedUntilAsync(l => l.Contains("* Welcome, алиса!", StringComparison.Ordinal), TimeSpan.FromSeconds(15));
+        wscat.Type("привет, bob! hello");
+        Assert.Equal("алиса: привет, bob! hello", (await tcp.ReadLineUntilAsync(l => !l.StartsWith('*'))).Line);
+        await tcp.SendLineAsync("hi алиса");
+        await wscat.ReadPrintedUntilAsync(l => l.EndsWith("bob: hi алиса", StringComparison.Ordinal), TimeSpan.FromSeconds(15));
+
+        wscat.Type("/quit");
+        await wscat.ReadPrintedUntilAsync(l => l.EndsWith("* Bye!", StringComparison.Ordinal), TimeSpan.FromSeconds(15));
+        await Poll.UntilAsync(() => Task.FromResult(wscat.HasExited), exited => exited, TimeSpan.FromSeconds(15)); // the close frame ended it
+        Assert.Equal("* алиса left the chat.", await tcp.ReadLineAsync());
+    }
+}

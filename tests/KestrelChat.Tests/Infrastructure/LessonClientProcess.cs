@@ -76,6 +76,31 @@ public sealed class LessonClientProcess : IAsyncDisposable
         return Launch(info);
     }
 
+    /// <summary>
+    /// wscat (npm), the WebSocket counterpart of nc, against the web chat's /ws, typed into through a pipe. It prints
+    /// each frame it receives on a line of its own (after its "> " prompt); nothing typed before it has connected is
+    /// sent, so type only after the greeting has been printed.
+    /// </summary>
+    public static LessonClientProcess StartWscat(Uri web)
+    {
+        var info = new ProcessStartInfo("wscat", ["--no-color", "-c", new UriBuilder(web) { Scheme = "ws", Path = "/ws" }.Uri.ToString()])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            StandardInputEncoding = new UTF8Encoding(false),
+            StandardOutputEncoding = Encoding.UTF8,
+        };
+        try
+        {
+            return Launch(info);
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new InvalidOperationException("wscat is not installed (npm install -g wscat); .ci/run installs it.", ex);
+        }
+    }
+
     private static LessonClientProcess Launch(ProcessStartInfo info)
     {
         var client = new LessonClientProcess(Process.Start(info) ?? throw new InvalidOperationException($"{info.FileName} did not start"));
