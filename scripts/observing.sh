@@ -41,7 +41,8 @@ dotnet build src/KestrelChat -v quiet -nologo >/dev/null
 dotnet build src/KestrelChat.Client -v quiet -nologo >/dev/null
 # As the doc says: `dotnet run` starts the apphost, so ss and netstat name the processes as people see them.
 # Each server a fresh history file, as on a new install: what earlier runs said must not show up in this one's screens.
-run_server() { dotnet run --no-build --project src/KestrelChat -- --Chat:Port="$chat" --Admin:Url="http://127.0.0.1:$admin" --Chat:History:Path="$(mktemp -d "$work/history.XXXX")/history.db" "$@"; }
+# The web chat is off except where it is looked at (a later --Chat:Web:Url wins).
+run_server() { dotnet run --no-build --project src/KestrelChat -- --Chat:Port="$chat" --Admin:Url="http://127.0.0.1:$admin" --Chat:Web:Url= --Chat:History:Path="$(mktemp -d "$work/history.XXXX")/history.db" "$@"; }
 
 run_server >"$work/server.log" 2>&1 &
 server=$!
@@ -146,6 +147,41 @@ if command -v tshark >/dev/null && command -v openssl >/dev/null; then
   fi
 fi
 
+# The same session through the web chat's WebSocket (wscat), captured by tshark: frames instead of lines.
+if command -v tshark >/dev/null && command -v wscat >/dev/null; then
+  web=$($check && free_port || echo 8000)
+  run_server --Chat:Web:Url="http://127.0.0.1:$web" >"$work/server-ws.log" 2>&1 &
+  server=$!
+  wait_for "$work/server-ws.log" "KestrelChat started"
+  tshark -i lo -f "tcp port $web" -w "$work/ws.pcapng" -q 2>"$work/tshark-ws.log" &
+  ws_capture=$!
+  wait_for "$work/tshark-ws.log" "Capturing on"
+  mkfifo "$work/wscat.in"
+  wscat --no-color -c "ws://127.0.0.1:$web/ws" <"$work/wscat.in" >"$work/wscat.out" 2>/dev/null &
+  client=$!
+  exec 6>"$work/wscat.in"
+  wait_for "$work/wscat.out" "NICK"   # connected: wscat sends nothing typed before
+  echo alice >&6
+  wait_for "$work/wscat.out" "* Welcome, alice!"
+  printf 'my password is swordfish\n/quit\n' >&6
+  wait_for "$work/wscat.out" "* Bye!"
+  exec 6>&-
+  wait "$client" || true
+  curl -s -X POST "http://127.0.0.1:$admin/stop" >/dev/null
+  wait "$server" || true
+  sleep 0.5   # let tshark write the last segments before it stops
+  kill -INT "$ws_capture"; wait "$ws_capture" || true
+  { echo "\$ tshark -r ws.pcapng -q -z follow,tcp,ascii,0"
+    tshark -r "$work/ws.pcapng" -q -z follow,tcp,ascii,0 2>/dev/null | sed -n '/^Node 0/,/^====/p' | sed '$d' | grep -v '^Date: '; } >"$work/follow-ws.txt"
+  { echo "\$ tshark -r ws.pcapng -Y websocket -T fields -e frame.number -e tcp.srcport -e tcp.dstport -e websocket.opcode \\"
+    echo "    -e websocket.mask -e websocket.masking_key -e websocket.payload_length -e websocket.payload.text -e websocket.payload.close.status_code"
+    tshark -r "$work/ws.pcapng" -Y websocket -T fields -E separator=' ' -E aggregator='|' -e frame.number -e tcp.srcport -e tcp.dstport \
+      -e websocket.opcode -e websocket.mask -e websocket.masking_key -e websocket.payload_length -e websocket.payload.text \
+      -e websocket.payload.close.status_code 2>/dev/null | sed -e 's/[[:space:]]*$//'; } >"$work/ws-frames.txt"
+  swordfish_ws=$(tshark -r "$work/ws.pcapng" -Y 'frame contains "swordfish"' 2>/dev/null | wc -l)
+  sed -i -e "s/\b$web\b/8000/g" "$work/follow-ws.txt" "$work/ws-frames.txt"
+fi
+
 # The server's own hex dump (Chat:TraceBytes) of a client that pipes three lines at once into nc.
 run_server --Chat:TraceBytes=true >"$work/server-trace.log" 2>&1 &
 server=$!
@@ -186,6 +222,13 @@ if $check; then
     [ "$swordfish_plain" -ge 1 ] && [ "$swordfish_tls" = 0 ] || fail "the password should be readable on 55555 only (plain: $swordfish_plain, TLS: $swordfish_tls packets)"
     grep -q "Client Hello" "$work/tls-records.txt" && grep -q "Server Hello" "$work/tls-records.txt" || fail "tshark shows no TLS handshake"
     grep -qx "NICK" "$work/tls-clients.txt" || fail "NICK is not a line of its own for nc and openssl s_client"
+  fi
+  if [ -f "$work/ws-frames.txt" ]; then
+    grep -q "HTTP/1.1 101 Switching Protocols" "$work/follow-ws.txt" || fail "tshark shows no WebSocket upgrade"
+    grep -Eq "^[0-9]+ [0-9]+ 8000 1 1 [0-9a-f]{8} 5 alice$" "$work/ws-frames.txt" || fail "the nickname is not one masked text frame from the client"
+    grep -Eq "^[0-9]+ 8000 [0-9]+ 1 0 +6 \* Bye!$" "$work/ws-frames.txt" || fail "the farewell is not one unmasked text frame from the server"
+    grep -Eq "^[0-9]+ 8000 [0-9]+ 8 0 +2 +1000$" "$work/ws-frames.txt" || fail "the server did not close with 1000"
+    [ "$swordfish_ws" = 0 ] || fail "the password should not be readable in the WebSocket's bytes: the client masks its frames"
   fi
   echo "observing check: ss, /clients, the closing states and all three clients' screens look as docs/observing.md says"
   exit 0

@@ -54,7 +54,7 @@ public sealed class WebChatTests : ServerPerTest
 
         var own = $"http://{Server.WebUri.Authority}";
         await using var web = await WebSocketChatClient.ConnectAsync(Server.WebUri, origin: own);
-        Assert.Equal("NICK", await web.ReadAsync()); // the greeting's line ends when the prompt comes
+        Assert.Equal("NICK", await web.ReadAsync(TimeSpan.FromMilliseconds(900))); // at once: before the nickname prompt (1 s)
     }
 
     [Fact]

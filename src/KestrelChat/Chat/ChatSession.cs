@@ -167,7 +167,17 @@ internal sealed class ChatSession
     public void CountMessageIn() => Interlocked.Increment(ref _messagesIn);
 
     /// <summary>Sends the bare "NICK" greeting; the next line, if the client has typed nothing yet, starts on a new line.</summary>
-    public void Greet() => _output.WriteOpenLine(ServerLines.NickGreeting);
+    public void Greet()
+    {
+        if (_codec.LeavesGreetingOpen)
+        {
+            _output.WriteOpenLine(ServerLines.NickGreeting);
+        }
+        else
+        {
+            Send(ServerLines.NickGreetingLine);
+        }
+    }
 
     /// <summary>Writes a line to this client. Never blocks; a client whose backlog overflows is disconnected.</summary>
     public void Send(byte[] line) => Send(line, 1, deferFlushTo: null);

@@ -18,12 +18,11 @@ namespace KestrelChat.Codecs;
 /// </remarks>
 internal abstract class ClientCodec : IDisposable
 {
-    /// <summary>The codec a new connection starts with: LF lines over TLS; over plain TCP, lines until the lesson client is recognised.</summary>
+    /// <summary>The codec a new connection starts with: LF lines over a WebSocket and over TLS; over plain TCP, lines until the lesson client is recognised.</summary>
     public static ClientCodec For(ConnectionContext connection, int maxLineBytes) =>
-        connection.Features.Get<Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature>() is not null
-        || connection.Features.Get<Web.WebSocketConnection.Feature>() is not null
-            ? new LineCodec(maxLineBytes) // the lesson client speaks plain TCP only; a WebSocket's frames are lines already
-            : new LessonClientCodec.Recognizer(connection, maxLineBytes);
+        connection.Features.Get<Web.WebSocketConnection.Feature>() is not null ? new WebSocketCodec(maxLineBytes)
+        : connection.Features.Get<Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature>() is not null ? new LineCodec(maxLineBytes) // the lesson client speaks plain TCP only
+        : new LessonClientCodec.Recognizer(connection, maxLineBytes);
 
     /// <summary>Takes the next line off the front of <paramref name="buffer"/> (see <see cref="LineFramer.TryReadLine"/>).</summary>
     public abstract LineResult TryReadLine(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> line);
@@ -68,6 +67,12 @@ internal abstract class ClientCodec : IDisposable
     /// next line closes first, and a handover from a codec without line ends ends the last line.
     /// </summary>
     public virtual bool WritesLineEnds => true;
+
+    /// <summary>
+    /// True when "NICK" is left open (the lesson's client reads it without a line end; nc shows the nickname typed
+    /// after it); false: it is a line of its own at once (a WebSocket frame needs its end to be sent).
+    /// </summary>
+    public virtual bool LeavesGreetingOpen => true;
 
     /// <summary>True when a refused nickname is answered with a request for another; false: with the reason and a close.</summary>
     public virtual bool AsksAgainForNickname => true;

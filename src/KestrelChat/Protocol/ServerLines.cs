@@ -17,6 +17,9 @@ internal static class ServerLines
     /// <summary>A lone LF: ends the "NICK" line before a notice reaches a client that has typed nothing yet.</summary>
     public static readonly byte[] LineEnd = "\n"u8.ToArray();
 
+    /// <summary>The greeting as a line of its own (a WebSocket frame).</summary>
+    public static readonly byte[] NickGreetingLine = "NICK\n"u8.ToArray();
+
     public static readonly byte[] NicknamePrompt = Encode("\n* ", "Welcome to KestrelChat! Please type a nickname and press Enter.");
     public static readonly byte[] NicknameRetry = Notice("Please type a nickname and press Enter.");
     public static readonly byte[] ShuttingDown = Notice("Server is shutting down. Bye!");
