@@ -124,6 +124,7 @@ try
     app.UseAuthorization();
     app.UseAdminSwagger();
     app.MapAdminEndpoints();
+    app.MapDashboard();
     app.MapTelemetryEndpoints();
     StartupProblems.EnsurePortsFree(app.Services);
     await app.RunAsync().ConfigureAwait(false);

@@ -20,6 +20,34 @@ internal static class AdminEndpoints
         }
     }
 
+    /// <summary>Every connection here and, given the backplane, on the other instances, in the order they connected.</summary>
+    internal static async Task<ClientInfo[]> ClientsAsync(ChatRegistry registry, IChatBackplane? backplane)
+    {
+        var local = registry.Connections.Select(s => ClientInfo.From(s, registry.InstanceName));
+        var remote = backplane is null ? [] : await backplane.GetRemoteClientsAsync().ConfigureAwait(false);
+        return [.. local.Concat(remote).OrderBy(c => c.ConnectedAt)];
+    }
+
+    /// <summary>Every room with its topic and members, cluster-wide (the other instances' members as their events told).</summary>
+    internal static async Task<RoomInfo[]> RoomsAsync(ChatRegistry registry, IChatBackplane backplane)
+    {
+        var rooms = registry.Rooms.Select(r => new RoomInfo(r.Name, r.Topic, r.Members.ToArray().Select(m => m.Nickname!).ToList())).ToList();
+        if (backplane.IsClustered)
+        {
+            foreach (var client in (await backplane.GetRemoteClientsAsync().ConfigureAwait(false)).Where(c => c.Nickname is not null && c.Room is not null))
+            {
+                var at = rooms.FindIndex(r => RoomNames.Key(r.Name) == RoomNames.Key(client.Room!));
+                if (at < 0)
+                {
+                    rooms.Add(new RoomInfo(client.Room!, null, []));
+                    at = rooms.Count - 1;
+                }
+                rooms[at].Members.Add(client.Nickname!);
+            }
+        }
+        return [.. rooms];
+    }
+
     public static WebApplication MapAdminEndpoints(this WebApplication app)
     {
         var api = app.MapGroup("").RequireAuthorization().WithTags("Chat");
@@ -34,13 +62,11 @@ internal static class AdminEndpoints
                         ["scope"] = ["scope is 'cluster' (the default: every instance) or 'local' (this instance only)."],
                     });
                 }
-                var local = registry.Connections.Select(s => ClientInfo.From(s, registry.InstanceName));
-                var remote = localOnly ? [] : await backplane.GetRemoteClientsAsync();
                 if (!localOnly)
                 {
                     MarkIfStale(backplane, response);
                 }
-                return TypedResults.Ok(local.Concat(remote).OrderBy(c => c.ConnectedAt).ToArray());
+                return TypedResults.Ok(await ClientsAsync(registry, localOnly ? null : backplane));
             })
             .WithName("GetClients")
             .WithSummary("Connected chat clients")
@@ -51,23 +77,8 @@ internal static class AdminEndpoints
 
         api.MapGet("/rooms", async (ChatRegistry registry, IChatBackplane backplane, HttpResponse response) =>
             {
-                var rooms = registry.Rooms.Select(r => new RoomInfo(r.Name, r.Topic, r.Members.ToArray().Select(m => m.Nickname!).ToList())).ToList();
-                if (backplane.IsClustered)
-                {
-                    // Rooms are cluster-wide: the other instances' members, as their events told.
-                    MarkIfStale(backplane, response);
-                    foreach (var client in (await backplane.GetRemoteClientsAsync()).Where(c => c.Nickname is not null && c.Room is not null))
-                    {
-                        var at = rooms.FindIndex(r => RoomNames.Key(r.Name) == RoomNames.Key(client.Room!));
-                        if (at < 0)
-                        {
-                            rooms.Add(new RoomInfo(client.Room!, null, []));
-                            at = rooms.Count - 1;
-                        }
-                        rooms[at].Members.Add(client.Nickname!);
-                    }
-                }
-                return TypedResults.Ok(rooms.ToArray());
+                MarkIfStale(backplane, response);
+                return TypedResults.Ok(await RoomsAsync(registry, backplane));
             })
             .WithName("GetRooms")
             .WithSummary("Chat rooms")

@@ -17,6 +17,7 @@ namespace KestrelChat.Admin;
 /// <param name="Tls">Whether the client came through the TLS listener (Chat:Tls:Port).</param>
 /// <param name="Room">The room the client is in ("#lobby"…); null while it has no nickname.</param>
 /// <param name="Transport">"tcp", "tls" (the TLS listener) or "ws" (the web chat's WebSocket).</param>
+/// <param name="SendQueueBytes">Bytes waiting for the client to read them (its backlog; 0 while it keeps up; 0 for other instances' clients).</param>
 public sealed record ClientInfo(
     string Id,
     string? Nickname,
@@ -31,7 +32,8 @@ public sealed record ClientInfo(
     string Instance,
     bool Tls,
     string? Room = null,
-    string Transport = "tcp")
+    string Transport = "tcp",
+    long SendQueueBytes = 0)
 {
     internal static ClientInfo From(ChatSession session, string instance) => new(
         session.Id,
@@ -47,5 +49,6 @@ public sealed record ClientInfo(
         instance,
         session.IsTls,
         session.Room?.Name,
-        session.Transport);
+        session.Transport,
+        session.QueuedBytes);
 }

@@ -1,0 +1,155 @@
+// The dashboard: reads /dashboard/events (Server-Sent Events) with fetch, so that the admin key goes as a
+// header (EventSource cannot send one); the key lives in this tab's sessionStorage only. Everything shown is
+// set as text, never as HTML.
+"use strict";
+
+const status = document.getElementById("status");
+const keyForm = document.getElementById("key");
+const rows = document.querySelector("#connections tbody");
+const history = []; // {at, connections, messages, bytes} per snapshot, the last 5 minutes
+let previous = null;
+
+function key() { return sessionStorage.getItem("kestrelchat-admin-key"); }
+function headers() { const k = key(); return k ? { "X-Api-Key": k } : {}; }
+
+keyForm.addEventListener("submit", event => {
+  event.preventDefault();
+  sessionStorage.setItem("kestrelchat-admin-key", document.getElementById("key-value").value);
+  keyForm.hidden = true;
+  connect();
+});
+
+async function connect() {
+  status.textContent = "connecting…";
+  let response;
+  try {
+    response = await fetch("/dashboard/events", { headers: headers(), cache: "no-store" });
+  } catch {
+    status.textContent = "the server does not answer; trying again…";
+    setTimeout(connect, 2000);
+    return;
+  }
+  if (response.status === 401 || response.status === 403) {
+    status.textContent = "the admin API key is needed";
+    keyForm.hidden = false;
+    return;
+  }
+  if (!response.ok) {
+    status.textContent = `the server said ${response.status}; trying again…`;
+    setTimeout(connect, 2000);
+    return;
+  }
+  status.textContent = "live";
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const event = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = event.split("\n").filter(l => l.startsWith("data: ")).map(l => l.slice(6)).join("\n");
+      if (data) show(JSON.parse(data));
+    }
+  }
+  status.textContent = "the stream ended; reconnecting…";
+  setTimeout(connect, 1000);
+}
+
+function show(snapshot) {
+  status.textContent = `live — ${snapshot.instance}` + (snapshot.staleSeconds != null ? ` (other instances as of ${snapshot.staleSeconds} s ago)` : "");
+  rows.replaceChildren(...snapshot.clients.map(row));
+  const rooms = document.getElementById("rooms");
+  rooms.replaceChildren(...snapshot.rooms.map(r => {
+    const li = document.createElement("li");
+    li.textContent = `${r.name} (${r.members.length})${r.topic ? ": " + r.topic : ""} — ${r.members.join(", ")}`;
+    return li;
+  }));
+  const select = document.getElementById("broadcast-room");
+  const chosen = select.value;
+  select.replaceChildren(option("", "everyone"), ...snapshot.rooms.map(r => option(r.name, r.name)));
+  select.value = chosen;
+  chart(snapshot);
+}
+
+function option(value, label) { const o = document.createElement("option"); o.value = value; o.textContent = label; return o; }
+
+function row(client) {
+  const tr = document.createElement("tr");
+  tr.dataset.id = client.id;
+  const since = Math.round((Date.now() - Date.parse(client.connectedAt)) / 1000);
+  for (const [value, number] of [[client.id], [client.nickname ?? "(no nickname yet)"], [client.room ?? ""], [client.transport],
+    [client.remoteEndPoint ?? ""], [client.localEndPoint ?? ""], [`${since} s`, true], [client.bytesIn, true], [client.bytesOut, true],
+    [client.messagesIn, true], [client.messagesOut, true], [client.sendQueueBytes, true]]) {
+    const td = document.createElement("td");
+    td.textContent = String(value);
+    if (number) td.className = "number";
+    tr.append(td);
+  }
+  const kick = document.createElement("button");
+  kick.type = "button";
+  kick.textContent = "Kick";
+  kick.addEventListener("click", async () => {
+    const reason = prompt(`Kick ${client.nickname ?? client.id}? Reason (optional):`, "");
+    if (reason === null) return;
+    const query = reason.trim() ? `?reason=${encodeURIComponent(reason.trim())}` : "";
+    const answer = await fetch(`/clients/${encodeURIComponent(client.id)}${query}`, { method: "DELETE", headers: headers() });
+    status.textContent = answer.ok ? `kicked ${client.nickname ?? client.id}` : `kick refused: ${answer.status}`;
+  });
+  const td = document.createElement("td");
+  td.append(kick);
+  tr.append(td);
+  return tr;
+}
+
+document.getElementById("broadcast").addEventListener("submit", async event => {
+  event.preventDefault();
+  const text = document.getElementById("broadcast-text").value.trim();
+  if (!text) return;
+  const room = document.getElementById("broadcast-room").value;
+  const answer = await fetch("/broadcast", {
+    method: "POST",
+    headers: { ...headers(), "Content-Type": "application/json" },
+    body: JSON.stringify(room ? { text, room } : { text }),
+  });
+  status.textContent = answer.ok ? "announced" : `announcement refused: ${answer.status}`;
+  if (answer.ok) document.getElementById("broadcast-text").value = "";
+});
+
+// Rates from the connections present in two snapshots in a row (one that left takes its counters with it).
+function chart(snapshot) {
+  const at = Date.parse(snapshot.at);
+  let messages = 0, bytes = 0;
+  if (previous) {
+    const before = new Map(previous.clients.map(c => [c.id, c]));
+    const seconds = Math.max((at - Date.parse(previous.at)) / 1000, 0.001);
+    for (const c of snapshot.clients) {
+      const p = before.get(c.id);
+      if (!p) continue;
+      messages += Math.max(0, c.messagesIn - p.messagesIn) / seconds;
+      bytes += Math.max(0, c.bytesIn + c.bytesOut - p.bytesIn - p.bytesOut) / seconds;
+    }
+  }
+  previous = snapshot;
+  history.push({ at, connections: snapshot.clients.length, messages, bytes });
+  while (history.length && history[0].at < at - 5 * 60 * 1000) history.shift();
+  draw("connections", history.map(h => h.connections));
+  draw("messages", history.map(h => h.messages));
+  draw("bytes", history.map(h => h.bytes));
+}
+
+function draw(name, values) {
+  document.getElementById(`${name}-now`).textContent = String(Math.round(values[values.length - 1] ?? 0));
+  const svg = document.getElementById(`${name}-chart`);
+  const max = Math.max(1, ...values);
+  const step = 300 / Math.max(1, 300 - 1);
+  const start = 300 - values.length * step;
+  const points = values.map((v, i) => `${(start + i * step).toFixed(1)},${(58 - v / max * 56).toFixed(1)}`).join(" ");
+  const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+  line.setAttribute("points", points);
+  svg.replaceChildren(line);
+}
+
+connect();
