@@ -37,9 +37,25 @@ public sealed class DashboardTests
         await alice.SendLineAsync("a line that the dashboard counts");
         await Expect(bytesIn).Not.ToHaveTextAsync(before.ToString(System.Globalization.CultureInfo.InvariantCulture), new() { Timeout = StepTimeoutMs });
 
+        // The wire view: from now on, both ways, hex and text.
+        await row.GetByRole(AriaRole.Button, new() { Name = "Watch" }).ClickAsync();
+        var wire = page.Locator("#wire-bytes");
+        await Expect(wire).ToContainTextAsync("watching from now on", new() { Timeout = StepTimeoutMs });
+        await alice.SendLineAsync("hello wire");
+        await Expect(wire).ToContainTextAsync("68 65 6c 6c 6f 20 77 69 72 65 0a", new() { Timeout = StepTimeoutMs });
+        await Expect(wire.Locator(".in")).Not.ToHaveCountAsync(0, new() { Timeout = StepTimeoutMs });
+        await alice.SendLineAsync("/who");
+        await Expect(wire.Locator(".out", new() { HasText = "* In the chat (1" })).Not.ToHaveCountAsync(0, new() { Timeout = StepTimeoutMs });
+
         await row.GetByRole(AriaRole.Button, new() { Name = "Kick" }).ClickAsync();
         Assert.Equal("! You were disconnected by an operator: spamming", (await alice.ReadLineUntilAsync(l => l.StartsWith('!'))).Line);
         await Expect(row).ToHaveCountAsync(0, new() { Timeout = StepTimeoutMs });
+        await Expect(wire.Locator(".out", new() { HasText = "! You were disco" })).Not.ToHaveCountAsync(0, new() { Timeout = StepTimeoutMs }); // 16 bytes a row
+        await Expect(wire).ToContainTextAsync("the connection closed", new() { Timeout = StepTimeoutMs });
+        if (Environment.GetEnvironmentVariable("KESTRELCHAT_SCREENSHOTS") is { Length: > 0 } folder)
+        {
+            await page.ScreenshotAsync(new() { Path = Path.Combine(folder, "dashboard.png"), FullPage = true }); // scripts/screenshots.sh
+        }
     }
 
     [Fact]
@@ -52,6 +68,9 @@ public sealed class DashboardTests
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/dashboard/dashboard.js")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/dashboard/appsettings.json")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/dashboard/events")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/dashboard/wire/0HNQ")).StatusCode);
+        using var unknown = new HttpRequestMessage(HttpMethod.Get, "/dashboard/wire/no-such-connection") { Headers = { { "X-Api-Key", ApiKey } } };
+        Assert.Equal(HttpStatusCode.NotFound, (await http.SendAsync(unknown)).StatusCode);
         using var request = new HttpRequestMessage(HttpMethod.Get, "/dashboard/events") { Headers = { { "X-Api-Key", ApiKey } } };
         using var stream = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal("text/event-stream", stream.Content.Headers.ContentType?.MediaType);

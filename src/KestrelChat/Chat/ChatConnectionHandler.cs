@@ -149,6 +149,7 @@ internal sealed partial class ChatConnectionHandler(
             }
             var buffer = result.Buffer;
             session.CountBytesIn(buffer.Length - unconsumed);
+            session.Tap?.Passed(fromClient: true, buffer.Slice(unconsumed));
             if (session.IsClosing)
             {
                 input.AdvanceTo(buffer.End);

@@ -187,6 +187,9 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
         _backplane.ReleaseNickname(session, nickname);
     }
 
+    /// <summary>This instance's connection with Kestrel's id <paramref name="id"/>, named or not.</summary>
+    public ChatSession? FindConnection(string id) => _connections.GetValueOrDefault(id);
+
     public ChatSession? FindByNickname(string nickname)
     {
         lock (_membership)

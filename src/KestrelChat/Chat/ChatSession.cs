@@ -28,7 +28,7 @@ internal sealed class ChatSession
     {
         _connection = connection;
         _codec = codec;
-        _output = new ConnectionWriter(connection.Transport.Output, sendQueueBytes) { Framing = codec.Output };
+        _output = new ConnectionWriter(new TappedPipeWriter(connection.Transport.Output, () => Volatile.Read(ref _tap)), sendQueueBytes) { Framing = codec.Output };
         _onOverflow = onOverflow;
         IsOperator = isOperator;
         RemoteEndPoint = connection.RemoteEndPoint as IPEndPoint;
@@ -40,6 +40,36 @@ internal sealed class ChatSession
 
     /// <summary>How the client reaches the chat: "tcp", "tls" (Chat:Tls:Port) or "ws" (the web chat's WebSocket).</summary>
     public string Transport { get; }
+
+    private WireTap? _tap; // set while the dashboard's wire view watches this connection
+
+    /// <summary>The wire view's tap while someone watches this connection; null otherwise (the usual case).</summary>
+    public WireTap? Tap => Volatile.Read(ref _tap);
+
+    /// <summary>Starts watching this connection's bytes (from now on); <see cref="StopWatching"/> when done.</summary>
+    public System.Threading.Channels.ChannelReader<WireChunk> Watch()
+    {
+        lock (_tapGate)
+        {
+            var tap = _tap ?? new WireTap();
+            var reader = tap.Watch();
+            Volatile.Write(ref _tap, tap);
+            return reader;
+        }
+    }
+
+    public void StopWatching(System.Threading.Channels.ChannelReader<WireChunk> reader)
+    {
+        lock (_tapGate)
+        {
+            if (_tap is { } tap && tap.Stop(reader))
+            {
+                Volatile.Write(ref _tap, null);
+            }
+        }
+    }
+
+    private readonly Lock _tapGate = new();
 
     /// <summary>Kestrel's connection id; the same id appears in the logs and in GET /clients.</summary>
     public string Id => _connection.ConnectionId;

@@ -98,8 +98,12 @@ function row(client) {
     const answer = await fetch(`/clients/${encodeURIComponent(client.id)}${query}`, { method: "DELETE", headers: headers() });
     status.textContent = answer.ok ? `kicked ${client.nickname ?? client.id}` : `kick refused: ${answer.status}`;
   });
+  const watchButton = document.createElement("button");
+  watchButton.type = "button";
+  watchButton.textContent = "Watch";
+  watchButton.addEventListener("click", () => watch(client));
   const td = document.createElement("td");
-  td.append(kick);
+  td.append(kick, " ", watchButton);
   tr.append(td);
   return tr;
 }
@@ -153,3 +157,62 @@ function draw(name, values) {
 }
 
 connect();
+
+// The wire view: /dashboard/wire/{id}, each read or write as hex and text side by side, 16 bytes a row.
+let watching = null;
+document.getElementById("wire-stop").addEventListener("click", () => { watching?.abort(); watching = null; });
+
+async function watch(client) {
+  watching?.abort();
+  const controller = new AbortController();
+  watching = controller;
+  const panel = document.getElementById("wire");
+  const out = document.getElementById("wire-bytes");
+  panel.hidden = false;
+  document.getElementById("wire-who").textContent = `${client.nickname ?? "(no nickname)"} ${client.id} ${client.remoteEndPoint ?? ""}`;
+  out.replaceChildren();
+  let response;
+  try {
+    response = await fetch(`/dashboard/wire/${encodeURIComponent(client.id)}`, { headers: headers(), signal: controller.signal, cache: "no-store" });
+  } catch { return; }
+  if (!response.ok) { append(out, "note", `not watched: the server said ${response.status}`); return; }
+  append(out, "note", "watching from now on…");
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const event = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const name = (event.split("\n").find(l => l.startsWith("event: ")) ?? "").slice(7);
+        const data = event.split("\n").filter(l => l.startsWith("data: ")).map(l => l.slice(6)).join("\n");
+        if (name === "closed") append(out, "note", "the connection closed");
+        else if (name === "in" || name === "out") chunk(out, name, JSON.parse(data));
+      }
+    }
+  } catch { /* stopped */ }
+}
+
+function chunk(out, direction, event) {
+  const bytes = Uint8Array.from(atob(event.bytes), c => c.charCodeAt(0));
+  const time = new Date(event.at).toISOString().slice(11, 23);
+  append(out, direction, `${direction === "in" ? "←" : "→"} ${time}  ${bytes.length} bytes${event.cut ? ` (+${event.cut} not kept)` : ""}`);
+  for (let i = 0; i < bytes.length; i += 16) {
+    const row = bytes.slice(i, i + 16);
+    const hex = Array.from(row, b => b.toString(16).padStart(2, "0")).join(" ").padEnd(16 * 3 - 1);
+    const text = Array.from(row, b => b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".").join("");
+    append(out, direction, `  ${i.toString(16).padStart(4, "0")}  ${hex}  ${text}`);
+  }
+}
+
+function append(out, kind, text) {
+  const line = document.createElement("div");
+  line.className = kind;
+  line.textContent = text;
+  out.append(line);
+  out.scrollTop = out.scrollHeight;
+}
