@@ -142,9 +142,6 @@ internal sealed partial class RedisBackplane(
     /// <summary>Messages this instance dropped unsent (Redis away past the window or the bound).</summary>
     internal long Dropped => _outbox.Dropped;
 
-    /// <summary>Holes in what other instances said that this instance's members were told of.</summary>
-    internal long HolesTold => _inbox?.HolesTold ?? 0;
-
     private TimeSpan Retention => TimeSpan.FromSeconds(2 * _options.CatchUpSeconds);
 
     private RedisChannel StreamChannel => RedisChannel.Literal($"{_prefix}:streams");

@@ -40,20 +40,7 @@ async function connect() {
     return;
   }
   status.textContent = "live";
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += value;
-    let end;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const event = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const data = event.split("\n").filter(l => l.startsWith("data: ")).map(l => l.slice(6)).join("\n");
-      if (data) show(JSON.parse(data));
-    }
-  }
+  await readEvents(response, (name, data) => { if (name === "snapshot") show(JSON.parse(data)); });
   status.textContent = "the stream ended; reconnecting…";
   setTimeout(connect, 1000);
 }
@@ -177,24 +164,31 @@ async function watch(client) {
   } catch { return; }
   if (!response.ok) { append(out, "note", `not watched: the server said ${response.status}`); return; }
   append(out, "note", "watching from now on…");
+  try {
+    await readEvents(response, (name, data) => {
+      if (name === "closed") append(out, "note", "the connection closed");
+      else if (name === "in" || name === "out") chunk(out, name, JSON.parse(data));
+    });
+  } catch { /* stopped */ }
+}
+
+// A Server-Sent Events body, read to its end: each event's name and data to onEvent.
+async function readEvents(response, onEvent) {
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      let end;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const event = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const name = (event.split("\n").find(l => l.startsWith("event: ")) ?? "").slice(7);
-        const data = event.split("\n").filter(l => l.startsWith("data: ")).map(l => l.slice(6)).join("\n");
-        if (name === "closed") append(out, "note", "the connection closed");
-        else if (name === "in" || name === "out") chunk(out, name, JSON.parse(data));
-      }
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const lines = buffer.slice(0, end).split("\n");
+      buffer = buffer.slice(end + 2);
+      const name = (lines.find(l => l.startsWith("event: ")) ?? "").slice(7);
+      const data = lines.filter(l => l.startsWith("data: ")).map(l => l.slice(6)).join("\n");
+      if (data) onEvent(name, data);
     }
-  } catch { /* stopped */ }
+  }
 }
 
 function chunk(out, direction, event) {
