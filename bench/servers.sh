@@ -11,7 +11,9 @@ start_server() {
   if [[ $kind == kestrelchat ]]; then
     # Every limit that would throttle or refuse the load is off; the send queue holds a whole run. History is
     # on, as by default, in a fresh file each start (bench/history.sh measures it against history off).
-    Chat__Port=$port Chat__BindAddress=127.0.0.1 Admin__Url=http://127.0.0.1:0 Chat__Web__Url= \
+    # The web chat and the admin API listen only when the caller names their ports (web_port, admin_port).
+    Chat__Port=$port Chat__BindAddress=127.0.0.1 Admin__Url=http://127.0.0.1:${admin_port:-0} \
+      Chat__Web__Url=${web_port:+http://127.0.0.1:$web_port} \
       Chat__Limits__MessagesPerSecond=0 Chat__Limits__MaxConnections=0 Chat__Limits__MaxConnectionsPerIp=0 \
       Chat__Limits__SendQueueBytes=67108864 Serilog__MinimumLevel__Default=Warning \
       Chat__History__Path="${Chat__History__Path:-$(mktemp -d)/history.db}" \

@@ -13,6 +13,8 @@ internal sealed record LoadOptions
           --port PORT[,PORT…]        chat port (default 55555); several ports = a cluster of instances on
                                      HOST: client i connects to port i mod N, and deliveries from a
                                      sender on another instance are also reported on their own
+          --transport tcp|ws         tcp: a line per LF on the chat port (default); ws: the web chat's
+                                     WebSocket (--port is Chat:Web:Url's), one text frame per line
           --clients C                clients that connect and name themselves (default 100)
           --senders S                how many of them send (default 10; 0..C)
           --messages M               messages each sender sends (default 2000)
@@ -35,6 +37,11 @@ internal sealed record LoadOptions
     public string Host { get; init; } = "127.0.0.1";
 
     public IReadOnlyList<int> Ports { get; init; } = [55555];
+
+    /// <summary>"tcp" or "ws".</summary>
+    public string Transport { get; init; } = "tcp";
+
+    public bool WebSocket => Transport == "ws";
 
     public int Clients { get; init; } = 100;
 
@@ -78,7 +85,7 @@ internal sealed record LoadOptions
             }
             var value = args[++i];
             var number = 0;
-            var parsed = name is "--host" or "--rate" or "--port" || int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out number);
+            var parsed = name is "--host" or "--rate" or "--port" or "--transport" || int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out number);
             if (!parsed)
             {
                 error = $"{name} needs a whole number, not '{value}'";
@@ -91,6 +98,10 @@ internal sealed record LoadOptions
                     var ports = value.Split(',').Select(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var port) ? port : -1).ToArray();
                     o = o with { Ports = ports };
                     break;
+                case "--transport" when value is "tcp" or "ws": o = o with { Transport = value }; break;
+                case "--transport":
+                    error = $"--transport is tcp or ws, not '{value}'";
+                    return false;
                 case "--clients": o = o with { Clients = number }; break;
                 case "--senders": o = o with { Senders = number }; break;
                 case "--messages": o = o with { Messages = number }; break;

@@ -42,7 +42,7 @@ internal static class LoadRun
         {
             var expected = (long)(o.Senders - (i < o.Senders ? 1 : 0)) * o.Messages; // everything but its own
             clients[i] = new BenchClient(servers[i % servers.Length], i, prefix + i, expected, o.Senders, bufferBytes,
-                latency, servers.Length, crossLatency);
+                latency, servers.Length, crossLatency, o.WebSocket);
         }
 
         try
@@ -140,6 +140,7 @@ internal static class LoadRun
         }
         return new RunReport
         {
+            Transport = o.Transport,
             Clients = o.Clients,
             Senders = o.Senders,
             Messages = o.Messages,

@@ -7,6 +7,7 @@ namespace KestrelChat.LoadGen;
 /// <summary>What one run measured. Times in milliseconds or seconds as named; null = not measured.</summary>
 internal sealed record RunReport
 {
+    public string Transport { get; init; } = "tcp";
     public required int Clients { get; init; }
     public required int Senders { get; init; }
     public required int Messages { get; init; }
@@ -59,7 +60,7 @@ internal sealed record RunReport
         var text = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
         var rate = Rate > 0 ? $"{Rate:0.##} msg/s each" : "as fast as possible";
-        text.AppendLine(c, $"{Clients} clients; {Senders} senders × {Messages} messages of {Bytes} bytes, {rate}");
+        text.AppendLine(c, $"{Clients} {(Transport == "ws" ? "WebSocket " : "")}clients; {Senders} senders × {Messages} messages of {Bytes} bytes, {rate}");
         text.AppendLine(c, $"connect:    {ReadyClients} of {Clients} clients in the chat after {ConnectSeconds:0.000} s");
         text.AppendLine(c, $"delivered:  {Delivered:N0} of {Expected:N0} (lost {Lost:N0}, out of order {OutOfOrder:N0}) in {SendSeconds:0.000} s");
         text.AppendLine(c, $"throughput: {DeliveriesPerSecond:N0} deliveries/s");

@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using KestrelChat.Web;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -58,6 +61,33 @@ public sealed class WebChatTests : ServerPerTest
     }
 
     [Fact]
+    public async Task A_burst_of_lines_of_every_length_arrives_one_frame_per_line_whole_and_in_order()
+    {
+        await using var server = ChatServer.Start(("Chat:Limits:MessagesPerSecond", "0")); // the burst as one read, no flood control
+        await using var web = await WebSocketChatClient.JoinAsync(server.WebUri, "вера");
+        await using var tcp = await server.JoinAsync("bob");
+        await web.ReadUntilAsync(l => l == "* bob joined the chat.");
+
+        // Around the frame header's sizes (a payload under 126 bytes, then a 16-bit length), Cyrillic (2 bytes a
+        // letter) and the longest line: far more than one write's block, so the lines cross blocks.
+        string[] texts = [.. Enumerable.Range(0, 200).Select(i => (i % 6) switch
+        {
+            0 => $"{i}",
+            1 => $"{i} " + new string('x', 120 - 5 - $"{i} ".Length), // "bob: " + 120 - 5 = a 120-byte payload
+            2 => $"{i} " + new string('y', 126 - 5 - $"{i} ".Length), // exactly 126: the first 16-bit length
+            3 => $"{i} " + new string('ж', 500),
+            4 => $"{i} " + new string('z', 4000),
+            _ => $"{i} привет",
+        })];
+        await tcp.SendAsync(System.Text.Encoding.UTF8.GetBytes(string.Concat(texts.Select(t => t + "\n"))));
+
+        foreach (var text in texts)
+        {
+            Assert.Equal("bob: " + text, (await web.ReadUntilAsync(l => !l.StartsWith('*'))).Line);
+        }
+    }
+
+    [Fact]
     public async Task The_web_listener_serves_the_page_and_nothing_of_the_admin_API_and_the_admin_listener_no_page()
     {
         using var http = new HttpClient { BaseAddress = Server.WebUri };
@@ -98,5 +128,80 @@ public sealed class WscatTests : ServerPerTest
         await wscat.ReadPrintedUntilAsync(l => l.EndsWith("* Bye!", StringComparison.Ordinal), TimeSpan.FromSeconds(15));
         await Poll.UntilAsync(() => Task.FromResult(wscat.HasExited), exited => exited, TimeSpan.FromSeconds(15)); // the close frame ended it
         Assert.Equal("* алиса left the chat.", await tcp.ReadLineAsync());
+    }
+}
+
+/// <summary>The server's own framing of lines (Web/WebSocketConnection.cs), read back by .NET's standard WebSocket client.</summary>
+public sealed class WebSocketFramingTests
+{
+    [Fact]
+    public async Task Lines_of_every_header_size_framed_in_blocks_read_back_whole_through_a_standard_client()
+    {
+        // The header's three length forms and their edges; the longest lines need more than a block of their own.
+        int[] sizes = [0, 1, 125, 126, 1000, 65535, 65536, 70000, 3];
+        var lines = sizes.Select((size, i) => Enumerable.Range(0, size).Select(j => (byte)('a' + ((i + j) % 26))).ToArray()).ToArray();
+        var written = lines.SelectMany(l => l.Append((byte)'\n')).Concat("partial"u8.ToArray()).ToArray();
+        var pending = Segmented(written, segmentBytes: 999); // as a pipe hands them over: lines cross segments
+
+        var wire = new MemoryStream();
+        var blocks = 0;
+        while (pending.PositionOf((byte)'\n') is not null)
+        {
+            var block = new byte[WebSocketConnection.FrameBlockBytes];
+            var length = WebSocketConnection.FrameLines(ref pending, block);
+            if (length == 0)
+            {
+                block = new byte[70000 + 10]; // what the sender rents for a line longer than a block
+                length = WebSocketConnection.FrameLines(ref pending, block);
+            }
+            wire.Write(block, 0, length);
+            blocks++;
+        }
+        Assert.Equal("partial"u8.ToArray(), pending.ToArray()); // an unfinished line waits for its LF
+        Assert.True(blocks >= 5, $"{blocks} writes"); // the short lines share one; each of the 4 long ones its own
+
+        wire.Position = 0;
+        using var client = WebSocket.CreateFromStream(wire, new WebSocketCreationOptions { IsServer = false });
+        var buffer = new byte[80000];
+        foreach (var line in lines)
+        {
+            var received = 0;
+            ValueWebSocketReceiveResult result;
+            do
+            {
+                result = await client.ReceiveAsync(buffer.AsMemory(received), CancellationToken.None);
+                received += result.Count;
+            }
+            while (!result.EndOfMessage);
+            Assert.Equal(WebSocketMessageType.Text, result.MessageType);
+            Assert.Equal(line, buffer[..received]);
+        }
+    }
+
+    private static ReadOnlySequence<byte> Segmented(byte[] bytes, int segmentBytes)
+    {
+        var first = new Segment(bytes.AsMemory(0, Math.Min(segmentBytes, bytes.Length)), 0);
+        var last = first;
+        for (var at = segmentBytes; at < bytes.Length; at += segmentBytes)
+        {
+            last = last.Append(bytes.AsMemory(at, Math.Min(segmentBytes, bytes.Length - at)));
+        }
+        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+    }
+
+    private sealed class Segment : ReadOnlySequenceSegment<byte>
+    {
+        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
+        {
+            Memory = memory;
+            RunningIndex = runningIndex;
+        }
+
+        public Segment Append(ReadOnlyMemory<byte> memory)
+        {
+            var next = new Segment(memory, RunningIndex + Memory.Length);
+            Next = next;
+            return next;
+        }
     }
 }

@@ -24,9 +24,9 @@ internal sealed partial class MemoryTrimmer : BackgroundService
         _pools = pools;
         _logger = logger;
         var meter = meters.Create(Chat.ChatMetrics.MeterName);
-        meter.CreateObservableUpDownCounter("kestrelchat.socket_buffers.in_use", () => pools.Pools.Sum(p => (long)p.InUse) * TrimmingMemoryPool.BlockSize, "By",
+        meter.CreateObservableUpDownCounter("kestrelchat.socket_buffers.in_use", () => pools.Pools.Sum(p => p.InUseBytes), "By",
             "Socket read and write buffers rented out now (4 KiB each): grows with the clients that are behind.");
-        meter.CreateObservableUpDownCounter("kestrelchat.socket_buffers.idle", () => pools.Pools.Sum(p => (long)p.Idle) * TrimmingMemoryPool.BlockSize, "By",
+        meter.CreateObservableUpDownCounter("kestrelchat.socket_buffers.idle", () => pools.Pools.Sum(p => p.IdleBytes), "By",
             "Socket buffers kept for the next burst: what the busiest second of the last 10 s needed beyond what is in use.");
         _givenBack = meter.CreateCounter<long>("kestrelchat.memory.given_back", "{collection}",
             "Compacting collections run after a burst to give memory back to the system.");

@@ -14,15 +14,16 @@ namespace KestrelChat.Hosting;
 /// ordinary array can be moved when the GC compacts. Pinned ones live in the pinned object heap, which is
 /// never compacted: a few blocks still in use, scattered over it, kept the whole burst's heap committed.
 /// </summary>
-internal sealed class TrimmingMemoryPool : MemoryPool<byte>
+internal sealed class TrimmingMemoryPool(int blockSize = TrimmingMemoryPool.DefaultBlockSize) : MemoryPool<byte>
 {
-    public const int BlockSize = 4096;
+    /// <summary>Kestrel's block: a page.</summary>
+    public const int DefaultBlockSize = 4096;
 
     /// <summary>Seconds of peak demand a pool keeps blocks for: a burst's blocks stay while it lasts, and go 10 s after it ends.</summary>
     public const int DemandWindow = 10;
 
-    /// <summary>Idle blocks kept whatever the demand (1 MiB): a quiet chat does not allocate on every read.</summary>
-    public const int MinimumIdleBlocks = 256;
+    /// <summary>Idle bytes kept whatever the demand: a quiet chat does not allocate on every read.</summary>
+    public const int MinimumIdleBytes = 1024 * 1024;
 
     private readonly ConcurrentQueue<Block> _idle = new();
     private readonly int[] _peaks = new int[DemandWindow]; // peak blocks in use, one entry per trim (second)
@@ -33,13 +34,15 @@ internal sealed class TrimmingMemoryPool : MemoryPool<byte>
     private long _dropped;
     private volatile bool _disposed;
 
+    public int BlockSize { get; } = blockSize;
+
     public override int MaxBufferSize => BlockSize;
 
-    /// <summary>Blocks rented out now.</summary>
-    public int InUse => Volatile.Read(ref _inUse);
+    /// <summary>Bytes in blocks rented out now.</summary>
+    public long InUseBytes => (long)Volatile.Read(ref _inUse) * BlockSize;
 
-    /// <summary>Blocks waiting to be rented.</summary>
-    public int Idle => _idle.Count;
+    /// <summary>Bytes in blocks waiting to be rented.</summary>
+    public long IdleBytes => (long)_idle.Count * BlockSize;
 
     /// <summary>Blocks this pool has allocated, and dropped to the GC, since it was made.</summary>
     public (long Created, long Dropped) Totals => (Interlocked.Read(ref _created), Interlocked.Read(ref _dropped));
@@ -49,7 +52,7 @@ internal sealed class TrimmingMemoryPool : MemoryPool<byte>
         ArgumentOutOfRangeException.ThrowIfGreaterThan(size, BlockSize);
         if (!_idle.TryDequeue(out var block))
         {
-            block = new Block(this);
+            block = new Block(this, BlockSize);
             Interlocked.Increment(ref _created);
         }
         var inUse = Interlocked.Increment(ref _inUse);
@@ -80,7 +83,7 @@ internal sealed class TrimmingMemoryPool : MemoryPool<byte>
 
     /// <summary>
     /// Called once a second: keeps as many idle blocks as the busiest second of the last
-    /// <see cref="DemandWindow"/> had beyond what is in use now (at least <see cref="MinimumIdleBlocks"/>),
+    /// <see cref="DemandWindow"/> had beyond what is in use now (at least <see cref="MinimumIdleBytes"/>),
     /// and drops the rest. Returns the bytes dropped.
     /// </summary>
     public long Trim()
@@ -88,7 +91,7 @@ internal sealed class TrimmingMemoryPool : MemoryPool<byte>
         var inUse = Volatile.Read(ref _inUse);
         _peaks[_peakIndex] = Interlocked.Exchange(ref _peak, inUse);
         _peakIndex = (_peakIndex + 1) % _peaks.Length;
-        var keep = Math.Max(MinimumIdleBlocks, _peaks.Max() - inUse);
+        var keep = Math.Max(MinimumIdleBytes / BlockSize, _peaks.Max() - inUse);
         var excess = _idle.Count - keep;
         long dropped = 0;
         while (excess-- > 0 && _idle.TryDequeue(out _))
@@ -106,9 +109,9 @@ internal sealed class TrimmingMemoryPool : MemoryPool<byte>
     }
 
     /// <summary>One block; disposing it (the pipe is done with it) puts it back in its pool.</summary>
-    private sealed class Block(TrimmingMemoryPool pool) : IMemoryOwner<byte>
+    private sealed class Block(TrimmingMemoryPool pool, int size) : IMemoryOwner<byte>
     {
-        public Memory<byte> Memory { get; } = GC.AllocateUninitializedArray<byte>(BlockSize);
+        public Memory<byte> Memory { get; } = GC.AllocateUninitializedArray<byte>(size);
 
         public void Dispose() => pool.Return(this);
     }
@@ -123,9 +126,12 @@ internal sealed class TrimmingMemoryPoolFactory : IMemoryPoolFactory<byte>
     private readonly Lock _sync = new();
     private readonly List<TrimmingMemoryPool> _pools = [];
 
-    public MemoryPool<byte> Create(MemoryPoolOptions? options = null)
+    public MemoryPool<byte> Create(MemoryPoolOptions? options = null) => Create(TrimmingMemoryPool.DefaultBlockSize);
+
+    /// <summary>A pool of blocks of <paramref name="blockSize"/> bytes.</summary>
+    public MemoryPool<byte> Create(int blockSize)
     {
-        var pool = new TrimmingMemoryPool();
+        var pool = new TrimmingMemoryPool(blockSize);
         lock (_sync)
         {
             _pools.Add(pool);

@@ -18,9 +18,20 @@ internal static partial class WebChatEndpoints
     public static void UseWebChat(this WebApplication app)
     {
         var endpoints = app.Services.GetRequiredService<KestrelEndpoints>();
+        // The WebSockets' pipes and frames: blocks kept while in demand, as Kestrel's own are (Hosting/TrimmingMemoryPool.cs).
+        var pools = app.Services.GetRequiredService<TrimmingMemoryPoolFactory>();
+        var memory = new WebSocketConnection.Memory(pools.Create(), pools.Create(WebSocketConnection.FrameBlockBytes));
         app.MapWhen(context => endpoints.IsWebChat(context.Connection.LocalPort), web =>
         {
             var files = new PhysicalFileProvider(Root);
+            web.Use((context, next) =>
+            {
+                if (context.Request.Path == "/ws")
+                {
+                    UpgradedStream.Features.Install(context); // before the WebSocket middleware reads the features
+                }
+                return next(context);
+            });
             web.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
             web.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
             web.UseStaticFiles(new StaticFileOptions
@@ -33,7 +44,7 @@ internal static partial class WebChatEndpoints
                     file.Context.Response.Headers.XContentTypeOptions = "nosniff";
                 },
             });
-            web.Run(context => context.Request.Path == "/ws" ? AcceptAsync(context) : NotFoundAsync(context));
+            web.Run(context => context.Request.Path == "/ws" ? AcceptAsync(context, memory) : NotFoundAsync(context));
         });
     }
 
@@ -43,7 +54,7 @@ internal static partial class WebChatEndpoints
         return Task.CompletedTask;
     }
 
-    private static async Task AcceptAsync(HttpContext context)
+    private static async Task AcceptAsync(HttpContext context, WebSocketConnection.Memory memory)
     {
         var services = context.RequestServices;
         if (!context.WebSockets.IsWebSocketRequest)
@@ -72,7 +83,9 @@ internal static partial class WebChatEndpoints
         var slot = new ConnectionSlot(limits, address);
         try
         {
-            await using var connection = new WebSocketConnection(socket, context.Connection.Id,
+            var stream = context.Features.Get<UpgradedStream.Features>()?.Stream
+                ?? throw new InvalidOperationException("the WebSocket was accepted without UpgradedStream.Features");
+            await using var connection = new WebSocketConnection(socket, stream, memory, context.Connection.Id,
                 new IPEndPoint(address ?? IPAddress.None, context.Connection.RemotePort),
                 new IPEndPoint(context.Connection.LocalIpAddress ?? IPAddress.None, context.Connection.LocalPort));
             connection.Features.Set(slot);

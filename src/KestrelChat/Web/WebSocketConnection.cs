@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.WebSockets;
@@ -15,6 +16,16 @@ namespace KestrelChat.Web;
 /// way (received frames get their LF; each line sent goes as a frame without it; a frame with LFs in it is that
 /// many lines). The session's close is a WebSocket close (1000) after the last line; the peer's close is EOF.
 /// </summary>
+/// <remarks>
+/// The WebSocket reads (unmasking, control frames, the closing handshake) and writes its control frames; the lines
+/// are framed here, the lines waiting in the output pipe into a block of the pool and one write to the
+/// <see cref="UpgradedStream"/> per block — as the TCP path writes all that waits with one flush. Both pipes and the
+/// blocks come from a pool that keeps its blocks while they are in demand (Hosting/TrimmingMemoryPool.cs): with the
+/// shared array pool, 2,000 busy connections allocated a new buffer for most batches. Not
+/// <see cref="WebSocket.SendAsync(ReadOnlyMemory{byte}, WebSocketMessageType, bool, CancellationToken)"/> per line:
+/// each is a flush to the socket, and a crowd of WebSocket clients got a fifth of TCP's deliveries/s that way
+/// (docs/benchmarks.md).
+/// </remarks>
 internal sealed class WebSocketConnection : ConnectionContext
 {
     /// <summary>Marks a connection that came through /ws (GET /clients: "transport":"ws").</summary>
@@ -27,13 +38,25 @@ internal sealed class WebSocketConnection : ConnectionContext
     internal static readonly TimeSpan CloseHandshakeTimeout = TimeSpan.FromSeconds(2);
 
     private readonly WebSocket _socket;
-    private readonly Pipe _input = new(new PipeOptions(useSynchronizationContext: false));
-    private readonly Pipe _output = new(new PipeOptions(useSynchronizationContext: false));
+    private readonly UpgradedStream _stream;
+    private readonly MemoryPool<byte> _frames;
+    private readonly Pipe _input;
+    private readonly Pipe _output;
     private readonly CancellationTokenSource _closed = new();
 
-    public WebSocketConnection(WebSocket socket, string id, EndPoint? remote, EndPoint? local)
+    /// <summary>Where every WebSocket's buffers come from: 4 KiB blocks for its pipes, <see cref="FrameBlockBytes"/> for the frames it writes.</summary>
+    internal sealed record Memory(MemoryPool<byte> Pipes, MemoryPool<byte> Frames);
+
+    public WebSocketConnection(WebSocket socket, UpgradedStream stream, Memory memory, string id, EndPoint? remote, EndPoint? local)
     {
         _socket = socket;
+        _stream = stream;
+        _frames = memory.Frames;
+        var pool = memory.Pipes;
+        _input = new Pipe(new PipeOptions(pool, useSynchronizationContext: false));
+        // The reader runs inline, on the thread that flushed: the fan-out that wrote the lines frames them and hands
+        // them to Kestrel at once, as it copies them into a TCP connection's pipe — no hop to the thread pool per batch.
+        _output = new Pipe(new PipeOptions(pool, readerScheduler: PipeScheduler.Inline, useSynchronizationContext: false));
         ConnectionId = id;
         RemoteEndPoint = remote;
         LocalEndPoint = local;
@@ -128,7 +151,7 @@ internal sealed class WebSocketConnection : ConnectionContext
         }
     }
 
-    /// <summary>Lines out of the output pipe → one text frame each; once the session completes it, the close. Never throws.</summary>
+    /// <summary>Lines out of the output pipe → one text frame each, a block of frames per write; once the session completes it, the close. Never throws.</summary>
     private async Task SendAsync()
     {
         var reader = _output.Reader;
@@ -138,10 +161,26 @@ internal sealed class WebSocketConnection : ConnectionContext
             {
                 var read = await reader.ReadAsync().ConfigureAwait(false);
                 var buffer = read.Buffer;
-                while (buffer.PositionOf((byte)'\n') is { } end)
+                while (buffer.PositionOf((byte)'\n') is not null)
                 {
-                    await SendLineAsync(buffer.Slice(0, end)).ConfigureAwait(false);
-                    buffer = buffer.Slice(buffer.GetPosition(1, end));
+                    using var block = _frames.Rent(FrameBlockBytes);
+                    var length = FrameLines(ref buffer, block.Memory.Span);
+                    if (length > 0)
+                    {
+                        await _stream.WriteAsync(block.Memory[..length]).ConfigureAwait(false);
+                        continue;
+                    }
+                    // A line longer than a block (a long list of rooms, say): a buffer of its own.
+                    var own = ArrayPool<byte>.Shared.Rent((int)buffer.Slice(0, buffer.PositionOf((byte)'\n')!.Value).Length + MaxHeaderBytes);
+                    try
+                    {
+                        length = FrameLines(ref buffer, own);
+                        await _stream.WriteAsync(own.AsMemory(0, length)).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        ArrayPool<byte>.Shared.Return(own);
+                    }
                 }
                 reader.AdvanceTo(buffer.Start, buffer.End);
                 if (read.IsCompleted)
@@ -164,13 +203,51 @@ internal sealed class WebSocketConnection : ConnectionContext
         }
     }
 
-    private ValueTask SendLineAsync(ReadOnlySequence<byte> line)
+    /// <summary>What one write carries at most: the frames of ~200 chat lines; a backlog drains in a few writes.</summary>
+    internal const int FrameBlockBytes = 16 * 1024;
+
+    /// <summary>
+    /// Frames the complete lines at the start of <paramref name="lines"/>, as many as fit in
+    /// <paramref name="destination"/>, as text frames without their LFs, and steps past them; returns the bytes
+    /// written: 0 when the first line alone does not fit.
+    /// </summary>
+    internal static int FrameLines(ref ReadOnlySequence<byte> lines, Span<byte> destination)
     {
-        if (line.IsSingleSegment)
+        var reader = new SequenceReader<byte>(lines);
+        var done = reader.Position;
+        var length = 0;
+        while (reader.TryReadTo(out ReadOnlySpan<byte> line, (byte)'\n') && length + line.Length + MaxHeaderBytes <= destination.Length)
         {
-            return _socket.SendAsync(line.First, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+            length += WriteHeader(destination[length..], line.Length);
+            line.CopyTo(destination[length..]);
+            length += line.Length;
+            done = reader.Position;
         }
-        return new ValueTask(_socket.SendAsync(line.ToArray(), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None));
+        lines = lines.Slice(done);
+        return length;
+    }
+
+    /// <summary>The longest header of a server's frame: 2 bytes and a 64-bit length (a server's frames are not masked).</summary>
+    private const int MaxHeaderBytes = 10;
+
+    /// <summary>Writes the header of one final, unmasked text frame of <paramref name="payload"/> bytes (RFC 6455 5.2); returns its length.</summary>
+    private static int WriteHeader(Span<byte> destination, int payload)
+    {
+        destination[0] = 0x81; // FIN, text
+        if (payload < 126)
+        {
+            destination[1] = (byte)payload;
+            return 2;
+        }
+        if (payload <= ushort.MaxValue)
+        {
+            destination[1] = 126;
+            BinaryPrimitives.WriteUInt16BigEndian(destination[2..], (ushort)payload);
+            return 4;
+        }
+        destination[1] = 127;
+        BinaryPrimitives.WriteUInt64BigEndian(destination[2..], (ulong)payload);
+        return 10;
     }
 
     public override async ValueTask DisposeAsync()

@@ -6,6 +6,8 @@
 const status = document.getElementById("status");
 const keyForm = document.getElementById("key");
 const rows = document.querySelector("#connections tbody");
+const rowsById = new Map(); // connection id → its row, kept while the connection is in the snapshots
+const COLUMNS = 12;
 const history = []; // {at, connections, messages, bytes} per snapshot, the last 5 minutes
 let previous = null;
 
@@ -47,7 +49,18 @@ async function connect() {
 
 function show(snapshot) {
   status.textContent = `live — ${snapshot.instance}` + (snapshot.staleSeconds != null ? ` (other instances as of ${snapshot.staleSeconds} s ago)` : "");
-  rows.replaceChildren(...snapshot.clients.map(row));
+  // Rows are kept per connection and only their cells change: with 2,000 connections a rebuild each second costs
+  // the browser far more, and a button replaced under the pointer between press and release never gets its click.
+  const present = new Set();
+  const ordered = snapshot.clients.map(client => {
+    present.add(client.id);
+    let tr = rowsById.get(client.id);
+    if (!tr) rowsById.set(client.id, tr = row(client));
+    update(tr, client);
+    return tr;
+  });
+  for (const id of [...rowsById.keys()]) if (!present.has(id)) rowsById.delete(id);
+  if (ordered.length !== rows.children.length || ordered.some((tr, i) => rows.children[i] !== tr)) rows.replaceChildren(...ordered);
   const rooms = document.getElementById("rooms");
   rooms.replaceChildren(...snapshot.rooms.map(r => {
     const li = document.createElement("li");
@@ -63,36 +76,47 @@ function show(snapshot) {
 
 function option(value, label) { const o = document.createElement("option"); o.value = value; o.textContent = label; return o; }
 
+// A connection's row: its cells, then Kick and Watch, which act on what the latest snapshot said of it (tr.client).
 function row(client) {
   const tr = document.createElement("tr");
   tr.dataset.id = client.id;
-  const since = Math.round((Date.now() - Date.parse(client.connectedAt)) / 1000);
-  for (const [value, number] of [[client.id], [client.nickname ?? "(no nickname yet)"], [client.room ?? ""], [client.transport],
-    [client.remoteEndPoint ?? ""], [client.localEndPoint ?? ""], [`${since} s`, true], [client.bytesIn, true], [client.bytesOut, true],
-    [client.messagesIn, true], [client.messagesOut, true], [client.sendQueueBytes, true]]) {
+  for (let i = 0; i < COLUMNS; i++) {
     const td = document.createElement("td");
-    td.textContent = String(value);
-    if (number) td.className = "number";
+    if (i >= 6) td.className = "number";
     tr.append(td);
   }
   const kick = document.createElement("button");
   kick.type = "button";
   kick.textContent = "Kick";
   kick.addEventListener("click", async () => {
-    const reason = prompt(`Kick ${client.nickname ?? client.id}? Reason (optional):`, "");
+    const c = tr.client;
+    const reason = prompt(`Kick ${c.nickname ?? c.id}? Reason (optional):`, "");
     if (reason === null) return;
     const query = reason.trim() ? `?reason=${encodeURIComponent(reason.trim())}` : "";
-    const answer = await fetch(`/clients/${encodeURIComponent(client.id)}${query}`, { method: "DELETE", headers: headers() });
-    status.textContent = answer.ok ? `kicked ${client.nickname ?? client.id}` : `kick refused: ${answer.status}`;
+    const answer = await fetch(`/clients/${encodeURIComponent(c.id)}${query}`, { method: "DELETE", headers: headers() });
+    status.textContent = answer.ok ? `kicked ${c.nickname ?? c.id}` : `kick refused: ${answer.status}`;
   });
   const watchButton = document.createElement("button");
   watchButton.type = "button";
   watchButton.textContent = "Watch";
-  watchButton.addEventListener("click", () => watch(client));
+  watchButton.addEventListener("click", () => watch(tr.client));
   const td = document.createElement("td");
   td.append(kick, " ", watchButton);
   tr.append(td);
   return tr;
+}
+
+function update(tr, client) {
+  tr.client = client;
+  const since = Math.round((Date.now() - Date.parse(client.connectedAt)) / 1000);
+  const values = [client.id, client.nickname ?? "(no nickname yet)", client.room ?? "", client.transport,
+    client.remoteEndPoint ?? "", client.localEndPoint ?? "", `${since} s`, client.bytesIn, client.bytesOut,
+    client.messagesIn, client.messagesOut, client.sendQueueBytes];
+  for (let i = 0; i < COLUMNS; i++) {
+    const text = String(values[i]);
+    const cell = tr.cells[i];
+    if (cell.textContent !== text) cell.textContent = text;
+  }
 }
 
 document.getElementById("broadcast").addEventListener("submit", async event => {
