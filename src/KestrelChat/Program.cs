@@ -4,6 +4,7 @@ using KestrelChat.Chat;
 using KestrelChat.Cluster;
 using KestrelChat.History;
 using KestrelChat.Hosting;
+using KestrelChat.Udp;
 using KestrelChat.Web;
 using Microsoft.Extensions.Options;
 using Serilog;
@@ -50,6 +51,8 @@ builder.Services.AddSingleton<IValidateOptions<ChatTlsOptions>, ChatTlsOptionsVa
 builder.Services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
 builder.Services.AddOptions<WebOptions>().BindConfiguration(WebOptions.Section).ValidateOnStart();
 builder.Services.AddSingleton<IValidateOptions<WebOptions>, WebOptionsValidator>();
+builder.Services.AddOptions<UdpOptions>().BindConfiguration(UdpOptions.Section).ValidateOnStart();
+builder.Services.AddSingleton<IValidateOptions<UdpOptions>, UdpOptionsValidator>();
 
 // Chat idle connections must not hold the stop up: each closes within CloseFlushTimeout.
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(4));
@@ -68,6 +71,8 @@ builder.Services.AddSingleton<OperatorAttempts>();
 builder.Services.AddSingleton<ConnectionChurn>();
 builder.Services.AddSingleton<ChatShutdown>();
 builder.Services.AddHostedService(services => services.GetRequiredService<ChatShutdown>());
+builder.Services.AddSingleton<UdpChatListener>(); // Chat:Udp:Port: the same chat, a datagram a line
+builder.Services.AddHostedService(services => services.GetRequiredService<UdpChatListener>());
 builder.Services.AddSingleton<KestrelEndpoints>();
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.ApplicationServices.GetRequiredService<KestrelEndpoints>().Configure(kestrel));
 // A reconnect storm (thousands of clients at once after a restart) overflows Kestrel's default

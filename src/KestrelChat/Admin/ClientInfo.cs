@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using KestrelChat.Chat;
 
 namespace KestrelChat.Admin;
@@ -16,8 +17,9 @@ namespace KestrelChat.Admin;
 /// <param name="Instance">The KestrelChat instance the client is connected to (Chat:Redis:InstanceName).</param>
 /// <param name="Tls">Whether the client came through the TLS listener (Chat:Tls:Port).</param>
 /// <param name="Room">The room the client is in ("#lobby"…); null while it has no nickname.</param>
-/// <param name="Transport">"tcp", "tls" (the TLS listener) or "ws" (the web chat's WebSocket).</param>
+/// <param name="Transport">"tcp", "tls" (the TLS listener), "ws" (the web chat's WebSocket) or "udp" (Chat:Udp:Port).</param>
 /// <param name="SendQueueBytes">Bytes waiting for the client to read them (its backlog; 0 while it keeps up; 0 for other instances' clients).</param>
+/// <param name="Udp">UDP clients on this instance: how long since their last datagram, and what was dropped; null otherwise.</param>
 public sealed record ClientInfo(
     string Id,
     string? Nickname,
@@ -33,7 +35,8 @@ public sealed record ClientInfo(
     bool Tls,
     string? Room = null,
     string Transport = "tcp",
-    long SendQueueBytes = 0)
+    long SendQueueBytes = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] UdpClientInfo? Udp = null)
 {
     internal static ClientInfo From(ChatSession session, string instance) => new(
         session.Id,
@@ -50,5 +53,12 @@ public sealed record ClientInfo(
         session.IsTls,
         session.Room?.Name,
         session.Transport,
-        session.QueuedBytes);
+        session.QueuedBytes,
+        session.Udp);
 }
+
+/// <summary>What only a UDP client has: nothing tells the server it has gone, and nothing holds its datagrams back.</summary>
+/// <param name="SilentSeconds">Since its last datagram: at Chat:Udp:IdleSeconds it is removed.</param>
+/// <param name="DroppedIn">Datagrams from it dropped: too many waited for its read loop (flood control).</param>
+/// <param name="DroppedOut">Lines to it the kernel did not take (its socket buffer was full): dropped, not queued.</param>
+public sealed record UdpClientInfo(double SilentSeconds, long DroppedIn, long DroppedOut);

@@ -19,6 +19,8 @@ internal sealed class ChatMetrics
     private readonly Counter<long> _closed;
     private readonly Counter<long> _refused;
     private readonly Counter<long> _floodDelays;
+    private readonly Counter<long> _datagramsDropped;
+    private readonly Counter<long> _addressProofs;
     private readonly Histogram<int> _fanOut;
     private readonly Lock _sync = new();
     private Func<ICollection<ChatSession>> _live = () => [];
@@ -34,6 +36,10 @@ internal sealed class ChatMetrics
             "Chat connections refused, by limit: MaxConnections or MaxConnectionsPerIp.");
         _floodDelays = Meter.CreateCounter<long>("kestrelchat.flood.delays", "{delay}",
             "Times a client's input was held back by flood control (Chat:Limits:MessagesPerSecond).");
+        _datagramsDropped = Meter.CreateCounter<long>("kestrelchat.udp.datagrams.dropped", "{datagram}",
+            "UDP datagrams dropped, by direction: in (a client's queue was full: its lines wait for flood control), out (the kernel did not take it).");
+        _addressProofs = Meter.CreateCounter<long>("kestrelchat.udp.address_proofs", "{datagram}",
+            "Datagrams from UDP addresses that had not shown they receive, by outcome: answered (with the code), unanswered (too short for an answer), proved (the code came back).");
         _fanOut = Meter.CreateHistogram<int>("kestrelchat.broadcast.recipients", "{client}",
             "Clients one chat line was queued for (fan-out per broadcast).",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [0, 1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10000] });
@@ -97,6 +103,11 @@ internal sealed class ChatMetrics
     public void Refused(string limit) => _refused.Add(1, new KeyValuePair<string, object?>("limit", limit));
 
     public void FloodDelayed() => _floodDelays.Add(1);
+
+    public void DatagramDropped(bool inbound) => _datagramsDropped.Add(1, new KeyValuePair<string, object?>("direction", inbound ? "in" : "out"));
+
+    /// <summary>A datagram from an address not yet proved: "answered", "unanswered" or "proved".</summary>
+    public void AddressProof(string outcome) => _addressProofs.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 
     /// <summary><paramref name="messages"/> chat lines (one, or a batch fanned out together), each to <paramref name="recipients"/> clients.</summary>
     public void Broadcast(int recipients, int messages = 1)

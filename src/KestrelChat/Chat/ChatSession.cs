@@ -35,10 +35,10 @@ internal sealed class ChatSession
         LocalEndPoint = connection.LocalEndPoint as IPEndPoint;
         // Kestrel's TLS middleware (the Chat:Tls listener) adds this feature once the handshake is done.
         IsTls = connection.Features.Get<ITlsHandshakeFeature>() is not null;
-        Transport = connection.Features.Get<Web.WebSocketConnection.Feature>() is not null ? "ws" : IsTls ? "tls" : "tcp";
+        Transport = connection.Features.Get<TransportFeature>()?.Name ?? (IsTls ? "tls" : "tcp");
     }
 
-    /// <summary>How the client reaches the chat: "tcp", "tls" (Chat:Tls:Port) or "ws" (the web chat's WebSocket).</summary>
+    /// <summary>How the client reaches the chat: "tcp", "tls" (Chat:Tls:Port), "ws" (the web chat's WebSocket) or "udp" (Chat:Udp:Port).</summary>
     public string Transport { get; }
 
     private WireTap? _tap; // set while the dashboard's wire view watches this connection
@@ -174,7 +174,21 @@ internal sealed class ChatSession
     /// Why the server closed this session (quit, shutdown, sendq…); null while open or when the peer left
     /// first. Set in the same step that closes the session, so whoever sees it closing sees why.
     /// </summary>
-    public string? CloseReason => Volatile.Read(ref _closeState) as string;
+    public string? CloseReason => Volatile.Read(ref _closeState) switch
+    {
+        string reason => reason,
+        Departure departure => departure.Reason,
+        _ => null,
+    };
+
+    /// <summary>Why the others are told this client left, when the server decided it ("no datagram for 5 minutes"); null otherwise.</summary>
+    public string? LeaveNote => (Volatile.Read(ref _closeState) as Departure)?.Note;
+
+    /// <summary>A close the others are told the reason of: the reason and the note are set in the one step that closes.</summary>
+    private sealed record Departure(string Reason, string Note);
+
+    /// <summary>A UDP client's silence and dropped datagrams (GET /clients); null for every other transport.</summary>
+    public Admin.UdpClientInfo? Udp => (_connection as Udp.UdpConnection)?.Info;
 
     public long BytesIn => Interlocked.Read(ref _bytesIn);
 
@@ -240,9 +254,14 @@ internal sealed class ChatSession
     /// flush it and complete the output (the client reads it, then EOF), and stops the read loop.
     /// True for the call that closed it; false when the session was closing already.
     /// </summary>
-    public bool Close(byte[]? farewell, string? reason)
+    public bool Close(byte[]? farewell, string? reason) => Close(farewell, reason ?? ClosedWithoutReason);
+
+    /// <summary>As <see cref="Close(byte[], string)"/>, and the leave notice the others get says why: "(<paramref name="leaveNote"/>)".</summary>
+    public bool Close(byte[]? farewell, string reason, string leaveNote) => Close(farewell, new Departure(reason, leaveNote));
+
+    private bool Close(byte[]? farewell, object state)
     {
-        if (Interlocked.CompareExchange(ref _closeState, reason ?? ClosedWithoutReason, null) is not null)
+        if (Interlocked.CompareExchange(ref _closeState, state, null) is not null)
         {
             return false;
         }

@@ -176,6 +176,10 @@ internal sealed class Room : IDisposable
         {
             return;
         }
+        if (notice is null && session.LeaveNote is { } why)
+        {
+            notice = ServerLines.LeftBecause(session.Nickname!, Place, why); // its own line: a reason is not coalesced
+        }
         if (notice is null)
         {
             _presence.Left(session.Nickname!, _members.Current);

@@ -18,11 +18,17 @@ namespace KestrelChat.Codecs;
 /// </remarks>
 internal abstract class ClientCodec : IDisposable
 {
-    /// <summary>The codec a new connection starts with: LF lines over a WebSocket and over TLS; over plain TCP, lines until the lesson client is recognised.</summary>
-    public static ClientCodec For(ConnectionContext connection, int maxLineBytes) =>
-        connection.Features.Get<Web.WebSocketConnection.Feature>() is not null ? new WebSocketCodec(maxLineBytes)
-        : connection.Features.Get<Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature>() is not null ? new LineCodec(maxLineBytes) // the lesson client speaks plain TCP only
-        : new LessonClientCodec.Recognizer(connection, maxLineBytes);
+    /// <summary>
+    /// The codec a new connection starts with: a line a frame over a WebSocket, a line a datagram over UDP, LF lines
+    /// over TLS; over plain TCP, lines until the lesson client is recognised.
+    /// </summary>
+    public static ClientCodec For(ConnectionContext connection, int maxLineBytes) => connection.Features.Get<Chat.TransportFeature>() switch
+    {
+        { } ws when ws == Chat.TransportFeature.WebSocket => new WebSocketCodec(maxLineBytes),
+        { } udp when udp == Chat.TransportFeature.Udp => new DatagramCodec(maxLineBytes),
+        _ when connection.Features.Get<Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature>() is not null => new LineCodec(maxLineBytes), // the lesson client speaks plain TCP only
+        _ => new LessonClientCodec.Recognizer(connection, maxLineBytes),
+    };
 
     /// <summary>Takes the next line off the front of <paramref name="buffer"/> (see <see cref="LineFramer.TryReadLine"/>).</summary>
     public abstract LineResult TryReadLine(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> line);

@@ -113,6 +113,9 @@ internal static class ServerLines
 
     public static byte[] LeftMany(IReadOnlyList<string> nicknames, string place = TheChat) => Notice($"{NameList(nicknames)} left {place}.");
 
+    /// <summary>A leave the server decided, with why: "* alice left the chat (no datagram for 5 minutes)."</summary>
+    public static byte[] LeftBecause(string nickname, string place, string why) => Notice($"{nickname} left {place} ({why}).");
+
     /// <summary>To the room a member leaves for another: "* alice left for #dev."</summary>
     public static byte[] LeftFor(string nickname, string room) => Notice($"{nickname} left for {room}.");
 
@@ -258,6 +261,52 @@ internal static class ServerLines
         $"Disconnected: flooding (more than {backlogBytes} bytes waiting; at most {messagesPerSecond} lines per second)."));
 
     /// <summary>The last line of a connection the server failed to serve (the cause is in the server's log).</summary>
+    /// <summary>To a UDP client that has been silent: it is removed unless a datagram comes within <paramref name="left"/>.</summary>
+    public static byte[] UdpIdleWarning(TimeSpan silent, TimeSpan left) => Notice(string.Create(CultureInfo.InvariantCulture,
+        $"No datagram from you for {Duration(silent)}: UDP has no connection, so silence is how a client leaves. You will be removed in {Duration(left)} unless you send something (an empty line will do)."));
+
+    /// <summary>Why a silent UDP client left, in its leave notice and its last line.</summary>
+    public static string UdpIdleReason(TimeSpan silent) => $"no datagram for {Duration(silent)}";
+
+    public static byte[] UdpIdleRemoved(TimeSpan silent) => Notice($"Removed from the chat: {UdpIdleReason(silent)}.");
+
+    /// <summary>
+    /// The answer to a datagram from an address that has not shown it receives (docs/protocol.md, "UDP"): the code
+    /// to send back, in the longest form that is at most <paramref name="budget"/> bytes (3 × the datagram that
+    /// asked, QUIC's bound), written into <paramref name="destination"/>; 0 when none fits. Nothing else ever goes
+    /// to such an address. Written, not allocated: a flood of forged datagrams costs no garbage.
+    /// </summary>
+    public static int UdpProof(ReadOnlySpan<byte> code, int budget, Span<byte> destination)
+    {
+        foreach (var (before, after) in UdpProofForms)
+        {
+            var length = before.Length + code.Length + after.Length;
+            if (length <= budget && length <= destination.Length)
+            {
+                before.CopyTo(destination);
+                code.CopyTo(destination[before.Length..]);
+                after.CopyTo(destination[(before.Length + code.Length)..]);
+                return length;
+            }
+        }
+        return 0;
+    }
+
+    /// <summary>The longest answer <see cref="UdpProof"/> gives, for a code of <paramref name="codeBytes"/>.</summary>
+    public static int UdpProofMaxBytes(int codeBytes) => UdpProofForms.Max(f => f.Before.Length + f.After.Length) + codeBytes;
+
+    private static readonly (byte[] Before, byte[] After)[] UdpProofForms =
+    [
+        ("* KestrelChat over UDP. To join, send back this code: "u8.ToArray(),
+            " (it shows that you receive at your address; see \"UDP\" in docs/protocol.md).\n"u8.ToArray()),
+        ("* To join, send back: "u8.ToArray(), "\n"u8.ToArray()),
+        ("* Code: "u8.ToArray(), "\n"u8.ToArray()),
+    ];
+
+    private static string Duration(TimeSpan time) => time.TotalSeconds >= 120 && time.TotalSeconds % 60 == 0
+        ? string.Create(CultureInfo.InvariantCulture, $"{time.TotalMinutes:0} minutes")
+        : string.Create(CultureInfo.InvariantCulture, $"{time.TotalSeconds:0} s");
+
     public static readonly byte[] InternalError = Error("Disconnected: something went wrong on the server (it is in the server's log). Please connect again.");
 
     public static readonly byte[] SendQueueExceeded = Error("Disconnected: you are not reading fast enough (send queue exceeded).");

@@ -28,12 +28,6 @@ namespace KestrelChat.Web;
 /// </remarks>
 internal sealed class WebSocketConnection : ConnectionContext
 {
-    /// <summary>Marks a connection that came through /ws (GET /clients: "transport":"ws").</summary>
-    internal sealed class Feature
-    {
-        public static readonly Feature Instance = new();
-    }
-
     /// <summary>How long a peer has to answer the server's close frame.</summary>
     internal static readonly TimeSpan CloseHandshakeTimeout = TimeSpan.FromSeconds(2);
 
@@ -61,7 +55,7 @@ internal sealed class WebSocketConnection : ConnectionContext
         RemoteEndPoint = remote;
         LocalEndPoint = local;
         Transport = new DuplexPipe(_input.Reader, _output.Writer);
-        Features.Set(Feature.Instance);
+        Features.Set(TransportFeature.WebSocket);
     }
 
     public override string ConnectionId { get; set; }

@@ -75,6 +75,10 @@ public sealed class ChatServer : WebApplicationFactory<Program>
     /// <summary>The web chat's listener (Chat:Web:Url): the page at "/", the WebSocket at "/ws".</summary>
     public Uri WebUri => new($"http://{Reachable(Endpoints.Web ?? throw new InvalidOperationException("The web chat is off (Chat:Web:Url empty)."))}");
 
+    /// <summary>The UDP chat (Chat:Udp:Port, off unless a test sets it).</summary>
+    public IPEndPoint UdpEndPoint => Reachable(Services.GetRequiredService<Udp.UdpChatListener>().LocalEndPoint
+        ?? throw new InvalidOperationException("The UDP chat is off (Chat:Udp:Port unset)."));
+
     public IHostApplicationLifetime Lifetime => Services.GetRequiredService<IHostApplicationLifetime>();
 
     public HttpClient Admin(string? apiKey = null)
