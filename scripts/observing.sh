@@ -57,6 +57,10 @@ wait_screen() {  # waits (up to 30 s) until client $1's screen shows $2
   echo "observing.sh: $1's screen never showed '$2':" >&2; screen "$1" >&2; exit 1
 }
 type_line() { term send-keys -t "$1" -l "$2"; term send-keys -t "$1" Enter; }
+wait_running() {  # waits (up to 30 s) until the program in client $1's terminal is $2: nc -u shows nothing until it is answered
+  for _ in $(seq 300); do [ "$(term display-message -p -t "$1" '#{pane_current_command}')" = "$2" ] && return 0; sleep 0.1; done
+  echo "observing.sh: $1's terminal never ran $2" >&2; exit 1
+}
 
 term new-session -d -s alice -x 96 -y 14 "nc 127.0.0.1 $chat"
 term set-option -g remain-on-exit on
@@ -182,6 +186,114 @@ if command -v tshark >/dev/null && command -v wscat >/dev/null; then
   sed -i -e "s/\b$web\b/8000/g" "$work/follow-ws.txt" "$work/ws-frames.txt"
 fi
 
+# UDP beside TCP (Chat:Udp:Port, the chat port's number in the other protocol): alice on `nc -u`, bob on `nc`,
+# in terminals as in section 1; ss, GET /clients, the datagrams and bob's segments in tshark; then alice just
+# stops (Ctrl+C: nothing goes on the wire) and the server notices only by her silence (IdleSeconds 6 here).
+if command -v tshark >/dev/null; then
+  for who in alice bob carol; do term send-keys -t "$who" C-c; done   # section 1's clients are done: their sockets close
+  run_server --Chat:Udp:Port="$chat" --Chat:Udp:IdleSeconds=6 >"$work/server-udp.log" 2>&1 &
+  server=$!
+  wait_for "$work/server-udp.log" "KestrelChat started"
+  tshark -i lo -f "port $chat" -w "$work/udp.pcapng" -q 2>"$work/tshark-udp.log" &
+  udp_capture=$!
+  wait_for "$work/tshark-udp.log" "Capturing on"
+  term new-session -d -s udp-bob -x 96 -y 16 "nc 127.0.0.1 $chat"
+  wait_screen udp-bob "Please type a nickname"
+  type_line udp-bob bob
+  wait_screen udp-bob "* Welcome, bob!"
+  term new-session -d -s udp-alice -x 96 -y 16 "nc -u 127.0.0.1 $chat"
+  wait_running udp-alice nc
+  type_line udp-alice alice
+  wait_screen udp-alice "* Code: "
+  type_line udp-alice "$(screen udp-alice | grep -o '[0-9]\{6\}' | head -n 1)"
+  wait_screen udp-alice "NICK"
+  type_line udp-alice alice
+  wait_screen udp-alice "* Welcome, alice!"
+  wait_screen udp-bob "* alice joined the chat."
+  type_line udp-alice "привет всем"
+  wait_screen udp-bob "alice: привет всем"
+  type_line udp-bob "hi alice"
+  wait_screen udp-alice "bob: hi alice"
+  { echo "\$ ss -uanp '( dport = :55555 or sport = :55555 )'"; ss -uanp "$filter" | sed -e 's/[[:space:]]*$//'
+    echo "\$ ss -tanp state listening state established '( dport = :55555 or sport = :55555 )'"
+    ss -tanp state listening state established "$filter" | sed -e 's/[[:space:]]*$//'; } >"$work/udp-ss.txt"
+  { echo "\$ curl -s http://127.0.0.1:8080/clients | python3 -m json.tool   # alice's entry"
+    curl -s "http://127.0.0.1:$admin/clients" | python3 -c 'import json, sys; print(json.dumps([c for c in json.load(sys.stdin) if c["transport"] == "udp"], indent=4, ensure_ascii=False))'; } >"$work/udp-clients.txt"
+  term send-keys -t udp-alice C-c   # alice closes nc -u: UDP has nothing to send for that
+  wait_screen udp-bob "* alice left the chat (no datagram for 6 s)."
+  type_line udp-bob /quit
+  wait_screen udp-bob "* Bye!"
+  screen udp-alice >"$work/udp-alice.txt"
+  screen udp-bob >"$work/udp-bob.txt"
+  curl -s -X POST "http://127.0.0.1:$admin/stop" >/dev/null
+  wait "$server" || true
+  sleep 0.5   # let tshark write the last segments before it stops
+  kill -INT "$udp_capture"; wait "$udp_capture" || true
+  # tshark's fields, the last one (data.data) hex: printed as the text it is (Wireshark: Show data as UTF-8).
+  decode='import sys
+fields = int(sys.argv[1])
+for line in sys.stdin:
+    parts = line.split()
+    data = parts[fields] if len(parts) > fields else ""
+    print(*parts[:fields], repr(bytes.fromhex(data).decode("utf-8", "replace")))'
+  { echo "\$ tshark -r udp.pcapng -Y udp -T fields -e frame.number -e frame.time_relative -e udp.srcport -e udp.dstport -e udp.length -e data.data"
+    echo "# (the payloads decoded as UTF-8, as Wireshark shows them with Show data as UTF-8)"
+    tshark -r "$work/udp.pcapng" -Y udp -T fields -E separator=' ' -e frame.number -e frame.time_relative -e udp.srcport -e udp.dstport -e udp.length -e data.data 2>/dev/null \
+      | awk '{ $2 = sprintf("%.3f", $2); print }' | python3 -c "$decode" 5; } >"$work/udp-datagrams.txt"
+  { echo "\$ tshark -r udp.pcapng -Y tcp -T fields -e frame.number -e frame.time_relative -e tcp.srcport -e tcp.dstport -e tcp.flags.str -e tcp.len"
+    tshark -r "$work/udp.pcapng" -Y tcp -T fields -E separator=' ' -e frame.number -e frame.time_relative -e tcp.srcport -e tcp.dstport -e tcp.flags.str -e tcp.len 2>/dev/null \
+      | awk '{ $2 = sprintf("%.3f", $2); print }'; } >"$work/udp-segments.txt"
+fi
+
+# A datagram lost in the network: the same pair in a network namespace of their own, where nftables drops
+# alice's datagrams that start with "lost" on their way in to the server (tshark still sees them leave).
+if command -v tshark >/dev/null && command -v nft >/dev/null && command -v ip >/dev/null && ip netns add "kc-observing-$$" 2>/dev/null; then
+  ns="kc-observing-$$"
+  trap 'ip netns del "$ns" 2>/dev/null || true; cleanup' EXIT
+  in_ns() { ip netns exec "$ns" "$@"; }
+  in_ns ip link set lo up
+  in_ns nft -f - <<NFT
+table inet lesson {
+  chain input {
+    type filter hook input priority 0;
+    udp dport $chat @th,64,32 0x6c6f7374 drop comment "a datagram whose text starts with lost"
+  }
+}
+NFT
+  { echo "\$ nft list ruleset     # in the namespace the server and both clients run in"; in_ns nft list ruleset; } >"$work/loss-rule.txt"
+  ip netns exec "$ns" dotnet run --no-build --project src/KestrelChat -- --Chat:Port="$chat" --Admin:Url="http://127.0.0.1:$admin" --Chat:Web:Url= \
+    --Chat:History:Path="$(mktemp -d "$work/history.XXXX")/history.db" --Chat:Udp:Port="$chat" >"$work/server-loss.log" 2>&1 &
+  server=$!
+  wait_for "$work/server-loss.log" "KestrelChat started"
+  ip netns exec "$ns" tshark -i lo -f "udp port $chat" -w "$work/loss.pcapng" -q 2>"$work/tshark-loss.log" &   # ip execs it: $! is tshark
+  loss_capture=$!
+  wait_for "$work/tshark-loss.log" "Capturing on"
+  term new-session -d -s loss-bob -x 96 -y 12 "ip netns exec $ns nc 127.0.0.1 $chat"
+  wait_screen loss-bob "Please type a nickname"
+  type_line loss-bob bob
+  wait_screen loss-bob "* Welcome, bob!"
+  term new-session -d -s loss-alice -x 96 -y 12 "ip netns exec $ns nc -u 127.0.0.1 $chat"
+  wait_running loss-alice nc
+  type_line loss-alice alice
+  wait_screen loss-alice "* Code: "
+  type_line loss-alice "$(screen loss-alice | grep -o '[0-9]\{6\}' | head -n 1)"
+  wait_screen loss-alice "NICK"
+  type_line loss-alice alice
+  wait_screen loss-bob "* alice joined the chat."
+  for line in "one" "lost in the network" "three"; do type_line loss-alice "$line"; done
+  wait_screen loss-bob "alice: three"
+  screen loss-alice >"$work/loss-alice.txt"
+  screen loss-bob >"$work/loss-bob.txt"
+  in_ns curl -s -X POST "http://127.0.0.1:$admin/stop" >/dev/null
+  wait "$server" || true
+  sleep 0.5
+  kill -INT "$loss_capture"; wait "$loss_capture" || true
+  { echo "\$ tshark -r loss.pcapng -Y 'udp.dstport == 55555' -T fields -e frame.number -e udp.length -e data.data   # alice → server"
+    tshark -r "$work/loss.pcapng" -Y "udp.dstport == $chat" -T fields -E separator=' ' -e frame.number -e udp.length -e data.data 2>/dev/null \
+      | python3 -c "$decode" 2; } >"$work/loss-datagrams.txt"
+  ip netns del "$ns"
+fi
+
 # The server's own hex dump (Chat:TraceBytes) of a client that pipes three lines at once into nc.
 run_server --Chat:TraceBytes=true >"$work/server-trace.log" 2>&1 &
 server=$!
@@ -229,6 +341,21 @@ if $check; then
     grep -Eq "^[0-9]+ 8000 [0-9]+ 1 0 +6 \* Bye!$" "$work/ws-frames.txt" || fail "the farewell is not one unmasked text frame from the server"
     grep -Eq "^[0-9]+ 8000 [0-9]+ 8 0 +2 +1000$" "$work/ws-frames.txt" || fail "the server did not close with 1000"
     [ "$swordfish_ws" = 0 ] || fail "the password should not be readable in the WebSocket's bytes: the client masks its frames"
+  fi
+  if [ -f "$work/udp-datagrams.txt" ]; then
+    grep -Eq '^UNCONN .* 0\.0\.0\.0:55555 .*users:\(\("KestrelChat"' "$work/udp-ss.txt" || fail "ss -u shows no UDP socket owned by KestrelChat"
+    [ "$(grep -c '"KestrelChat"' <(sed -n '1,/^\$ ss -tanp/p' "$work/udp-ss.txt"))" = 1 ] || fail "the server should have one UDP socket, whoever talks to it"
+    grep -Eq '^ESTAB .*127\.0\.0\.1:[0-9]+ +127\.0\.0\.1:55555 .*users:\(\("nc"' "$work/udp-ss.txt" || fail "nc -u's connected UDP socket is not in ss"
+    grep -q '"transport": "udp"' "$work/udp-clients.txt" && grep -q '"silentSeconds": ' "$work/udp-clients.txt" || fail "GET /clients does not show alice as a UDP client"
+    grep -Eq "^[0-9]+ [0-9.]+ 55555 [0-9]+ 13 'NICK\\\\n'$" "$work/udp-datagrams.txt" || fail "NICK is not a datagram of its own"
+    tail -n 1 "$work/udp-datagrams.txt" | grep -q "'\* Removed from the chat: no datagram for 6 s\.\\\\n'$" || fail "the last datagram is not the removal"
+    grep -qx "\* alice left the chat (no datagram for 6 s)." "$work/udp-bob.txt" || fail "bob was not told why alice left"
+    grep -Eq " ·+S· 0$" "$work/udp-segments.txt" && grep -Eq "·+A···F 0$" "$work/udp-segments.txt" || fail "bob's TCP connection shows no SYN or no FIN"
+  fi
+  if [ -f "$work/loss-datagrams.txt" ]; then
+    grep -q "'lost in the network" "$work/loss-datagrams.txt" || fail "the lost datagram did not leave alice's nc"
+    grep -qx "alice: one" "$work/loss-bob.txt" && grep -qx "alice: three" "$work/loss-bob.txt" || fail "bob did not get the lines the network kept"
+    grep -q "lost in the network" "$work/loss-bob.txt" && fail "bob got the datagram the network dropped"
   fi
   echo "observing check: ss, /clients, the closing states and all three clients' screens look as docs/observing.md says"
   exit 0

@@ -43,7 +43,8 @@ internal static partial class StartupProblems
         text.AppendLine("Usage: KestrelChat [--Section:Key=value ...]     (or dotnet KestrelChat.dll, dotnet run --project src/KestrelChat --)");
         text.AppendLine("       KestrelChat --help | --version");
         text.AppendLine();
-        text.AppendLine("Ports: the chat on tcp 55555 (Chat:Port), the admin API on http://127.0.0.1:8080 (Admin:Url).");
+        text.AppendLine("Ports: the chat on tcp 55555 (Chat:Port), the web chat on http://0.0.0.0:8000 (Chat:Web:Url), the admin API on");
+        text.AppendLine("       http://127.0.0.1:8080 (Admin:Url); the chat over UDP when Chat:Udp:Port is set (the lesson: 55555).");
         text.AppendLine("Chat with: nc 127.0.0.1 55555. Stop with Ctrl+C, SIGTERM, `curl -X POST http://127.0.0.1:8080/stop` or the chat command стоп.");
         text.AppendLine();
         text.AppendLine("Settings (defaults shown; set as --Chat:Port=6000, as environment Chat__Port=6000, or in appsettings.json):");
@@ -53,6 +54,8 @@ internal static partial class StartupProblems
             (ChatLimitsOptions.Section, new ChatLimitsOptions()),
             (HistoryOptions.Section, new HistoryOptions()),
             (ChatTlsOptions.Section, new ChatTlsOptions()),
+            (WebOptions.Section, new WebOptions()),
+            (UdpOptions.Section, new UdpOptions()),
             (RedisOptions.Section, new RedisOptions()),
             (AdminOptions.Section, new AdminOptions()),
         })
@@ -64,6 +67,7 @@ internal static partial class StartupProblems
                 {
                     null => "unset",
                     bool b => b ? "true" : "false",
+                    string[] list => list.Length == 0 ? "none" : string.Join(",", list),
                     IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
                     _ => value.ToString(),
                 };
