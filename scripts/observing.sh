@@ -186,6 +186,18 @@ if command -v tshark >/dev/null && command -v wscat >/dev/null; then
   sed -i -e "s/\b$web\b/8000/g" "$work/follow-ws.txt" "$work/ws-frames.txt"
 fi
 
+# A person on nc in terminal $2 joins as $1.
+join_as() { wait_screen "$2" "Please type a nickname"; type_line "$2" "$1"; wait_screen "$2" "* Welcome, $1!"; }
+# alice on nc -u in terminal $1: types her name, reads the code she is sent, types it back, then her name.
+join_over_udp() {
+  wait_running "$1" nc
+  type_line "$1" alice
+  wait_screen "$1" "* Code: "
+  type_line "$1" "$(screen "$1" | grep -o '[0-9]\{6\}' | head -n 1)"
+  wait_screen "$1" "NICK"
+  type_line "$1" alice
+}
+
 # UDP beside TCP (Chat:Udp:Port, the chat port's number in the other protocol): alice on `nc -u`, bob on `nc`,
 # in terminals as in section 1; ss, GET /clients, the datagrams and bob's segments in tshark; then alice just
 # stops (Ctrl+C: nothing goes on the wire) and the server notices only by her silence (IdleSeconds 6 here).
@@ -198,16 +210,9 @@ if command -v tshark >/dev/null; then
   udp_capture=$!
   wait_for "$work/tshark-udp.log" "Capturing on"
   term new-session -d -s udp-bob -x 96 -y 16 "nc 127.0.0.1 $chat"
-  wait_screen udp-bob "Please type a nickname"
-  type_line udp-bob bob
-  wait_screen udp-bob "* Welcome, bob!"
+  join_as bob udp-bob
   term new-session -d -s udp-alice -x 96 -y 16 "nc -u 127.0.0.1 $chat"
-  wait_running udp-alice nc
-  type_line udp-alice alice
-  wait_screen udp-alice "* Code: "
-  type_line udp-alice "$(screen udp-alice | grep -o '[0-9]\{6\}' | head -n 1)"
-  wait_screen udp-alice "NICK"
-  type_line udp-alice alice
+  join_over_udp udp-alice
   wait_screen udp-alice "* Welcome, alice!"
   wait_screen udp-bob "* alice joined the chat."
   type_line udp-alice "привет всем"
@@ -269,16 +274,9 @@ NFT
   loss_capture=$!
   wait_for "$work/tshark-loss.log" "Capturing on"
   term new-session -d -s loss-bob -x 96 -y 12 "ip netns exec $ns nc 127.0.0.1 $chat"
-  wait_screen loss-bob "Please type a nickname"
-  type_line loss-bob bob
-  wait_screen loss-bob "* Welcome, bob!"
+  join_as bob loss-bob
   term new-session -d -s loss-alice -x 96 -y 12 "ip netns exec $ns nc -u 127.0.0.1 $chat"
-  wait_running loss-alice nc
-  type_line loss-alice alice
-  wait_screen loss-alice "* Code: "
-  type_line loss-alice "$(screen loss-alice | grep -o '[0-9]\{6\}' | head -n 1)"
-  wait_screen loss-alice "NICK"
-  type_line loss-alice alice
+  join_over_udp loss-alice
   wait_screen loss-bob "* alice joined the chat."
   for line in "one" "lost in the network" "three"; do type_line loss-alice "$line"; done
   wait_screen loss-bob "alice: three"

@@ -22,7 +22,7 @@ namespace KestrelChat.Udp;
 /// and the others are read on. Out: the output pipe's reader runs inline on the thread that flushed, and each
 /// line goes to the kernel at once (sendto, never waiting): what the kernel does not take is dropped and counted.
 /// </remarks>
-internal sealed class UdpConnection : ConnectionContext
+internal sealed class UdpConnection : PipeConnection
 {
     /// <summary>
     /// The largest datagram the server sends: with IP and UDP headers it stays under IPv6's minimum MTU of 1,280
@@ -39,52 +39,27 @@ internal sealed class UdpConnection : ConnectionContext
     private readonly int _maxLineBytes;
     private readonly ChatMetrics _metrics;
     private readonly TimeProvider _time;
-    private readonly Pipe _input;
-    private readonly Pipe _output;
     private readonly Channel<Datagram> _inbound;
-    private readonly CancellationTokenSource _closed = new();
     private long _lastHeard;
     private long _droppedIn, _droppedOut;
     private int _warned;
 
     public UdpConnection(Socket socket, SocketAddress peer, string id, int maxLineBytes, TimeProvider time, ChatMetrics metrics)
+        : base(id, new IPEndPoint(peer.Family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0).Create(peer),
+            socket.LocalEndPoint, TransportFeature.Udp,
+            // Above Chat:Limits' flood backlog (64 KiB), so that a flooder is told and closed as on TCP, not just slowed.
+            new PipeOptions(pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, useSynchronizationContext: false),
+            // The reader runs inline: each line goes to the kernel on the thread that flushed it, never queued.
+            new PipeOptions(readerScheduler: PipeScheduler.Inline, useSynchronizationContext: false))
     {
-        _time = time;
-        var now = time.GetTimestamp();
         _socket = socket;
         _peer = peer;
         _maxLineBytes = maxLineBytes;
         _metrics = metrics;
-        _lastHeard = now;
-        ConnectionId = id;
-        RemoteEndPoint = new IPEndPoint(peer.Family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0).Create(peer);
-        LocalEndPoint = socket.LocalEndPoint;
-        // Above Chat:Limits' flood backlog (64 KiB), so that a flooder is told and closed as on TCP, not just slowed.
-        _input = new Pipe(new PipeOptions(pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, useSynchronizationContext: false));
-        _output = new Pipe(new PipeOptions(readerScheduler: PipeScheduler.Inline, useSynchronizationContext: false));
+        _time = time;
+        _lastHeard = time.GetTimestamp();
         // Full: TryWrite says no (and the datagram is counted as dropped); it never waits.
         _inbound = Channel.CreateBounded<Datagram>(new BoundedChannelOptions(InboundQueue) { SingleReader = true });
-        Transport = new DuplexPipe(_input.Reader, _output.Writer);
-        Features.Set(TransportFeature.Udp);
-        Features.Set(this);
-    }
-
-    public override string ConnectionId { get; set; }
-
-    public override IFeatureCollection Features { get; } = new FeatureCollection();
-
-    public override IDictionary<object, object?> Items { get; set; } = new Dictionary<object, object?>();
-
-    public override IDuplexPipe Transport { get; set; }
-
-    public override EndPoint? RemoteEndPoint { get; set; }
-
-    public override EndPoint? LocalEndPoint { get; set; }
-
-    public override CancellationToken ConnectionClosed
-    {
-        get => _closed.Token;
-        set => throw new NotSupportedException();
     }
 
     /// <summary>For GET /clients: seconds since the last datagram; datagrams from it dropped (its queue was full), lines to it the kernel did not take.</summary>
@@ -137,9 +112,9 @@ internal sealed class UdpConnection : ConnectionContext
         {
             // The session reads no more: datagrams still coming or waiting are nobody's.
             _inbound.Writer.TryComplete();
-            await _input.Reader.CompleteAsync().ConfigureAwait(false);
+            await Input.Reader.CompleteAsync().ConfigureAwait(false);
             await receiving.ConfigureAwait(false);
-            await _closed.CancelAsync().ConfigureAwait(false);
+            await Closed.CancelAsync().ConfigureAwait(false);
         }
     }
 
@@ -147,14 +122,14 @@ internal sealed class UdpConnection : ConnectionContext
     {
         // Nothing to reset on the wire (UDP has no connection): the client is no longer read.
         _inbound.Writer.TryComplete();
-        _closed.Cancel();
+        Closed.Cancel();
     }
 
     /// <summary>Queued datagrams → lines in the input pipe, waiting for the read loop's flow control (flood).</summary>
     private async Task ReceiveAsync()
     {
         var reader = _inbound.Reader;
-        var writer = _input.Writer;
+        var writer = Input.Writer;
         try
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
@@ -183,7 +158,7 @@ internal sealed class UdpConnection : ConnectionContext
     /// <summary>Lines out of the output pipe → one datagram each (several for a long line), sent at once. Never throws.</summary>
     private async Task SendAsync()
     {
-        var reader = _output.Reader;
+        var reader = Output.Reader;
         try
         {
             while (true)
@@ -259,22 +234,9 @@ internal sealed class UdpConnection : ConnectionContext
         return datagram;
     }
 
-    public override async ValueTask DisposeAsync()
-    {
-        _closed.Dispose();
-        await base.DisposeAsync().ConfigureAwait(false);
-    }
-
     /// <summary>One datagram's line, LF included, in a pooled array.</summary>
     private readonly record struct Datagram(byte[] Bytes, int Length)
     {
         public void Return() => ArrayPool<byte>.Shared.Return(Bytes);
-    }
-
-    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
     }
 }

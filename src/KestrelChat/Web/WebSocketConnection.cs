@@ -26,7 +26,7 @@ namespace KestrelChat.Web;
 /// each is a flush to the socket, and a crowd of WebSocket clients got a fifth of TCP's deliveries/s that way
 /// (docs/benchmarks.md).
 /// </remarks>
-internal sealed class WebSocketConnection : ConnectionContext
+internal sealed class WebSocketConnection : PipeConnection
 {
     /// <summary>How long a peer has to answer the server's close frame.</summary>
     internal static readonly TimeSpan CloseHandshakeTimeout = TimeSpan.FromSeconds(2);
@@ -34,52 +34,26 @@ internal sealed class WebSocketConnection : ConnectionContext
     private readonly WebSocket _socket;
     private readonly UpgradedStream _stream;
     private readonly MemoryPool<byte> _frames;
-    private readonly Pipe _input;
-    private readonly Pipe _output;
-    private readonly CancellationTokenSource _closed = new();
 
     /// <summary>Where every WebSocket's buffers come from: 4 KiB blocks for its pipes, <see cref="FrameBlockBytes"/> for the frames it writes.</summary>
     internal sealed record Memory(MemoryPool<byte> Pipes, MemoryPool<byte> Frames);
 
     public WebSocketConnection(WebSocket socket, UpgradedStream stream, Memory memory, string id, EndPoint? remote, EndPoint? local)
+        : base(id, remote, local, TransportFeature.WebSocket,
+            new PipeOptions(memory.Pipes, useSynchronizationContext: false),
+            // The reader runs inline, on the thread that flushed: the fan-out that wrote the lines frames them and hands
+            // them to Kestrel at once, as it copies them into a TCP connection's pipe — no hop to the thread pool per batch.
+            new PipeOptions(memory.Pipes, readerScheduler: PipeScheduler.Inline, useSynchronizationContext: false))
     {
         _socket = socket;
         _stream = stream;
         _frames = memory.Frames;
-        var pool = memory.Pipes;
-        _input = new Pipe(new PipeOptions(pool, useSynchronizationContext: false));
-        // The reader runs inline, on the thread that flushed: the fan-out that wrote the lines frames them and hands
-        // them to Kestrel at once, as it copies them into a TCP connection's pipe — no hop to the thread pool per batch.
-        _output = new Pipe(new PipeOptions(pool, readerScheduler: PipeScheduler.Inline, useSynchronizationContext: false));
-        ConnectionId = id;
-        RemoteEndPoint = remote;
-        LocalEndPoint = local;
-        Transport = new DuplexPipe(_input.Reader, _output.Writer);
-        Features.Set(TransportFeature.WebSocket);
-    }
-
-    public override string ConnectionId { get; set; }
-
-    public override IFeatureCollection Features { get; } = new FeatureCollection();
-
-    public override IDictionary<object, object?> Items { get; set; } = new Dictionary<object, object?>();
-
-    public override IDuplexPipe Transport { get; set; }
-
-    public override EndPoint? RemoteEndPoint { get; set; }
-
-    public override EndPoint? LocalEndPoint { get; set; }
-
-    public override CancellationToken ConnectionClosed
-    {
-        get => _closed.Token;
-        set => throw new NotSupportedException();
     }
 
     public override void Abort(ConnectionAbortedException abortReason)
     {
         _socket.Abort(); // both pumps end: the read loop sees the input complete, the writer its output
-        _closed.Cancel();
+        Closed.Cancel();
     }
 
     /// <summary>Runs the chat over the socket until both sides are done.</summary>
@@ -105,14 +79,14 @@ internal sealed class WebSocketConnection : ConnectionContext
                 _socket.Abort();
                 await receiving.ConfigureAwait(false);
             }
-            await _closed.CancelAsync().ConfigureAwait(false);
+            await Closed.CancelAsync().ConfigureAwait(false);
         }
     }
 
     /// <summary>Frames in → lines into the input pipe; the peer's close (or a failure) completes it. Never throws.</summary>
     private async Task ReceiveAsync()
     {
-        var writer = _input.Writer;
+        var writer = Input.Writer;
         try
         {
             while (true)
@@ -148,7 +122,7 @@ internal sealed class WebSocketConnection : ConnectionContext
     /// <summary>Lines out of the output pipe → one text frame each, a block of frames per write; once the session completes it, the close. Never throws.</summary>
     private async Task SendAsync()
     {
-        var reader = _output.Reader;
+        var reader = Output.Reader;
         try
         {
             while (true)
@@ -242,18 +216,5 @@ internal sealed class WebSocketConnection : ConnectionContext
         destination[1] = 127;
         BinaryPrimitives.WriteUInt64BigEndian(destination[2..], (ulong)payload);
         return 10;
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        _closed.Dispose();
-        await base.DisposeAsync().ConfigureAwait(false);
-    }
-
-    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
     }
 }
