@@ -203,12 +203,13 @@ join_over_udp() {
 # stops (Ctrl+C: nothing goes on the wire) and the server notices only by her silence (IdleSeconds 6 here).
 if command -v tshark >/dev/null; then
   for who in alice bob carol; do term send-keys -t "$who" C-c; done   # section 1's clients are done: their sockets close
-  run_server --Chat:Udp:Port="$chat" --Chat:Udp:IdleSeconds=6 >"$work/server-udp.log" 2>&1 &
-  server=$!
-  wait_for "$work/server-udp.log" "KestrelChat started"
+  # The capture first: "Capturing on" comes a moment before packets are really recorded, and bob's handshake must be in it.
   tshark -i lo -f "port $chat" -w "$work/udp.pcapng" -q 2>"$work/tshark-udp.log" &
   udp_capture=$!
   wait_for "$work/tshark-udp.log" "Capturing on"
+  run_server --Chat:Udp:Port="$chat" --Chat:Udp:IdleSeconds=6 >"$work/server-udp.log" 2>&1 &
+  server=$!
+  wait_for "$work/server-udp.log" "KestrelChat started"
   term new-session -d -s udp-bob -x 96 -y 16 "nc 127.0.0.1 $chat"
   join_as bob udp-bob
   term new-session -d -s udp-alice -x 96 -y 16 "nc -u 127.0.0.1 $chat"
@@ -266,13 +267,13 @@ table inet lesson {
 }
 NFT
   { echo "\$ nft list ruleset     # in the namespace the server and both clients run in"; in_ns nft list ruleset; } >"$work/loss-rule.txt"
+  ip netns exec "$ns" tshark -i lo -f "udp port $chat" -w "$work/loss.pcapng" -q 2>"$work/tshark-loss.log" &   # ip execs it: $! is tshark
+  loss_capture=$!
+  wait_for "$work/tshark-loss.log" "Capturing on"
   ip netns exec "$ns" dotnet run --no-build --project src/KestrelChat -- --Chat:Port="$chat" --Admin:Url="http://127.0.0.1:$admin" --Chat:Web:Url= \
     --Chat:History:Path="$(mktemp -d "$work/history.XXXX")/history.db" --Chat:Udp:Port="$chat" >"$work/server-loss.log" 2>&1 &
   server=$!
   wait_for "$work/server-loss.log" "KestrelChat started"
-  ip netns exec "$ns" tshark -i lo -f "udp port $chat" -w "$work/loss.pcapng" -q 2>"$work/tshark-loss.log" &   # ip execs it: $! is tshark
-  loss_capture=$!
-  wait_for "$work/tshark-loss.log" "Capturing on"
   term new-session -d -s loss-bob -x 96 -y 12 "ip netns exec $ns nc 127.0.0.1 $chat"
   join_as bob loss-bob
   term new-session -d -s loss-alice -x 96 -y 12 "ip netns exec $ns nc -u 127.0.0.1 $chat"

@@ -27,6 +27,9 @@ internal sealed record LoadOptions
                                      (and per delivery), and its RSS before the load
           --settle-seconds N         with --server-pid: after the load, close every client, wait N seconds and
                                      report the server's RSS then: what it gives back (default 0: not measured)
+          --hold-seconds N           after the load, keep every client connected N seconds before closing them
+                                     (says "holding" on stderr when it starts): time to look at the server
+                                     with all of them in (bench/census.sh); default 0
           --json                     print the report as one JSON object instead of text
           --help                     show this help
 
@@ -60,6 +63,8 @@ internal sealed record LoadOptions
     public int? ServerPid { get; init; }
 
     public int SettleSeconds { get; init; }
+
+    public int HoldSeconds { get; init; }
 
     public bool Json { get; init; }
 
@@ -110,6 +115,7 @@ internal sealed record LoadOptions
                 case "--timeout-seconds": o = o with { TimeoutSeconds = number }; break;
                 case "--server-pid": o = o with { ServerPid = number }; break;
                 case "--settle-seconds": o = o with { SettleSeconds = number }; break;
+                case "--hold-seconds": o = o with { HoldSeconds = number }; break;
                 case "--rate" when double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) && rate >= 0:
                     o = o with { Rate = rate };
                     break;

@@ -63,6 +63,11 @@ internal static class LoadRun
                     $"not every client was in the chat within {o.TimeoutSeconds} s");
             }
             var phase = await SendAndReceiveAsync(o, clients, runs, timeout).ConfigureAwait(false);
+            if (o.HoldSeconds > 0)
+            {
+                await Console.Error.WriteLineAsync($"holding {clients.Length} clients for {o.HoldSeconds} s").ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromSeconds(o.HoldSeconds)).ConfigureAwait(false);
+            }
             return Report(o, clients, latency, crossLatency, connectSeconds, phase,
                 phase.Finished ? null : $"not every message arrived within {o.TimeoutSeconds} s");
         }

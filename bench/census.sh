@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Where the memory of idle clients goes (issue 20): the server idle, then with N idle named clients (default
+# 19,000: what one process's 20,000 open files allow), then 60 s after they all left. At each point: RSS and
+# its parts from /proc/PID/smaps_rollup, the GC's own figures (GET /metrics), and with the clients in, a heap
+# census by type (dotnet-gcdump), per client. Nothing is changed: this is the measurement the work starts from.
+#
+#   bench/census.sh [-c CLIENTS] [-s SETTLE_SECONDS]      Output: Markdown on stdout; the .gcdump files stay in
+#                                                         bench/publish/census/ (open them in Visual Studio or PerfView).
+# Needs: dotnet-gcdump (installed here as a global tool if missing), python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+clients=19000 settle=60
+while getopts "c:s:" opt; do case $opt in c) clients=$OPTARG ;; s) settle=$OPTARG ;; *) exit 2 ;; esac; done
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 PATH="$PATH:$HOME/.dotnet/tools"
+command -v dotnet-gcdump >/dev/null || dotnet tool install -g dotnet-gcdump --version 10.0.750501 >&2
+out=bench/publish
+dotnet publish src/KestrelChat -c Release -o "$out/server" -v q >&2
+dotnet publish bench/KestrelChat.LoadGen -c Release -o "$out/loadgen" -v q >&2
+# shellcheck source=bench/servers.sh
+source bench/servers.sh
+ulimit -n "$(ulimit -Hn)"
+results=$out/census
+rm -rf "$results" && mkdir -p "$results"
+
+port=$(free_port) admin_port=$(free_port)
+start_server kestrelchat "$port" "$results/server.log" "$out/server/KestrelChat.dll"
+trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+
+# One point: RSS and its parts (kB), and the GC's figures (bytes), as one JSON object.
+snapshot() {
+  python3 - "$server_pid" "$admin_port" "$1" <<'PY'
+import json, re, sys, urllib.request
+pid, admin, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+rollup = {}
+for line in open(f"/proc/{pid}/smaps_rollup"):
+    parts = line.split()
+    if len(parts) >= 3 and parts[2] == "kB":
+        rollup[parts[0].rstrip(":")] = int(parts[1])
+metrics = urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=10).read().decode()
+def metric(name, label=None):
+    total = 0.0
+    for m in re.finditer(rf"^{name}(\{{[^}}]*\}})? (\S+)$", metrics, re.M):
+        if label is None or (m.group(1) and label in m.group(1)):
+            total += float(m.group(2))
+    return int(total)
+print(json.dumps({"point": name, "rssKB": rollup["Rss"], "anonymousKB": rollup["Anonymous"],
+                  "fileKB": rollup["Rss"] - rollup["Anonymous"],
+                  "gcHeapBytes": metric("dotnet_gc_last_collection_heap_size_bytes"),
+                  "gcCommittedBytes": metric("dotnet_gc_last_collection_memory_committed_size_bytes"),
+                  "gcFragmentationBytes": metric("dotnet_gc_last_collection_heap_fragmentation_size_bytes")}))
+PY
+}
+
+sleep 3
+snapshot idle >"$results/idle.json"
+dotnet-gcdump collect -p "$server_pid" -o "$results/idle.gcdump" >/dev/null 2>&1 || echo "gcdump (idle) failed" >&2
+"$out/loadgen/KestrelChat.LoadGen" --clients "$clients" --senders 0 --messages 1 --connect-concurrency 2000 \
+  --timeout-seconds 120 --hold-seconds 40 --server-pid "$server_pid" >"$results/loadgen.txt" 2>"$results/loadgen.err" &
+loadgen=$!
+for _ in $(seq 1200); do grep -q holding "$results/loadgen.err" && break; sleep 0.1; done
+grep -q holding "$results/loadgen.err" || { echo "the clients never all got in:" >&2; cat "$results/loadgen.txt" "$results/loadgen.err" >&2; exit 1; }
+sleep 5   # the joins' notices and timers settle
+snapshot "with $clients clients" >"$results/clients.json"
+dotnet-gcdump collect -p "$server_pid" -o "$results/clients.gcdump" >/dev/null 2>&1 || echo "gcdump (clients) failed" >&2
+wait "$loadgen" || echo "the load generator reported a failure: $results/loadgen.txt" >&2
+sleep "$settle"
+snapshot "$settle s after they left" >"$results/after.json"
+stop_server
+trap - EXIT
+
+for dump in idle clients; do
+  dotnet-gcdump report "$results/$dump.gcdump" >"$results/$dump.types.txt" 2>/dev/null || true
+done
+
+echo "Machine: $(nproc) × $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Linux $(uname -r), .NET $(dotnet --list-runtimes | awk '/NETCore.App/ {v = $2} END {print v}'); $clients idle named clients (bench/census.sh)."
+echo
+python3 - "$results" "$clients" <<'PY'
+import json, pathlib, re, sys
+results, clients = pathlib.Path(sys.argv[1]), int(sys.argv[2])
+points = [json.loads((results / f"{p}.json").read_text()) for p in ("idle", "clients", "after")]
+mb = lambda kb: f"{kb / 1024:.1f} MB"
+print("| point | RSS | anonymous | file-backed | GC heap (live after the last GC) | GC committed | GC fragmentation |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for p in points:
+    print(f"| {p['point']} | {mb(p['rssKB'])} | {mb(p['anonymousKB'])} | {mb(p['fileKB'])} | {p['gcHeapBytes'] / 1048576:.1f} MB "
+          f"| {p['gcCommittedBytes'] / 1048576:.1f} MB | {p['gcFragmentationBytes'] / 1048576:.1f} MB |")
+idle, full = points[0], points[1]
+print(f"\nPer client (with them − idle, ÷ {clients:,}): RSS {(full['rssKB'] - idle['rssKB']) * 1024 / clients / 1024:.1f} KB, "
+      f"anonymous {(full['anonymousKB'] - idle['anonymousKB']) / clients:.1f} KB, "
+      f"GC heap {(full['gcHeapBytes'] - idle['gcHeapBytes']) / clients / 1024:.1f} KB, "
+      f"GC committed {(full['gcCommittedBytes'] - idle['gcCommittedBytes']) / clients / 1024:.1f} KB.")
+
+def census(name):
+    """dotnet-gcdump report: 'size count type' rows → {type: (bytes, count)}."""
+    types = {}
+    path = results / f"{name}.types.txt"
+    if not path.exists():
+        return types
+    for line in path.read_text().splitlines():
+        m = re.match(r"^\s*([\d,]+)\s+([\d,]+)\s+(.+?)\s*$", line)
+        if m:
+            types[m.group(3)] = (int(m.group(1).replace(",", "")), int(m.group(2).replace(",", "")))
+    return types
+before, after = census("idle"), census("clients")
+if after:
+    grown = sorted(((after[t][0] - before.get(t, (0, 0))[0], after[t][1] - before.get(t, (0, 0))[1], t) for t in after), reverse=True)
+    total = sum(g[0] for g in grown if g[0] > 0)
+    print(f"\nThe managed heap's growth by type (dotnet-gcdump, with the clients − idle): {total / 1048576:.1f} MB, "
+          f"{total / clients:.0f} bytes per client. The 25 largest:\n")
+    print("| type | bytes | objects | bytes per client | objects per client |")
+    print("|---|---:|---:|---:|---:|")
+    for size, count, name in grown[:25]:
+        print(f"| `{name}` | {size:,} | {count:,} | {size / clients:.0f} | {count / clients:.2f} |")
+PY
