@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Where the memory of idle clients goes (issue 20): the server idle, then with N idle named clients (default
 # 19,000: what one process's 20,000 open files allow), then 60 s after they all left. At each point: RSS and
-# its parts from /proc/PID/smaps_rollup, the GC's own figures (GET /metrics), and with the clients in, a heap
-# census by type (dotnet-gcdump), per client. Nothing is changed: this is the measurement the work starts from.
+# its parts from /proc/PID/smaps_rollup, the GC's own figures (GET /metrics), and a census of the managed heap by
+# type (dotnet-dump's dumpheap -stat -live: exact counts and sizes of what is reachable), per client. Nothing is changed: this is the
+# measurement the work starts from. The clients are counted once the connect storm is 15 s past: the socket
+# buffer pools keep a burst's blocks for 10 s (Hosting/TrimmingMemoryPool.cs), and those are the storm's, not
+# the idle clients'.
 #
-#   bench/census.sh [-c CLIENTS] [-s SETTLE_SECONDS]      Output: Markdown on stdout; the .gcdump files stay in
-#                                                         bench/publish/census/ (open them in Visual Studio or PerfView).
-# Needs: dotnet-gcdump (installed here as a global tool if missing), python3.
+#   bench/census.sh [-c CLIENTS] [-s SETTLE_SECONDS]      Output: Markdown on stdout; the censuses stay in
+#                                                         bench/publish/census/ (*.heapstat.txt).
+# Needs: dotnet-dump (installed here as a global tool if missing), python3; a few GB free in /tmp for the dumps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clients=19000 settle=60
 while getopts "c:s:" opt; do case $opt in c) clients=$OPTARG ;; s) settle=$OPTARG ;; *) exit 2 ;; esac; done
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 PATH="$PATH:$HOME/.dotnet/tools"
-command -v dotnet-gcdump >/dev/null || dotnet tool install -g dotnet-gcdump --version 10.0.750501 >&2
+command -v dotnet-dump >/dev/null || dotnet tool install -g dotnet-dump --version 10.0.750501 >&2
 out=bench/publish
 dotnet publish src/KestrelChat -c Release -o "$out/server" -v q >&2
 dotnet publish bench/KestrelChat.LoadGen -c Release -o "$out/loadgen" -v q >&2
@@ -47,30 +50,36 @@ print(json.dumps({"point": name, "rssKB": rollup["Rss"], "anonymousKB": rollup["
                   "fileKB": rollup["Rss"] - rollup["Anonymous"],
                   "gcHeapBytes": metric("dotnet_gc_last_collection_heap_size_bytes"),
                   "gcCommittedBytes": metric("dotnet_gc_last_collection_memory_committed_size_bytes"),
-                  "gcFragmentationBytes": metric("dotnet_gc_last_collection_heap_fragmentation_size_bytes")}))
+                  "gcFragmentationBytes": metric("dotnet_gc_last_collection_heap_fragmentation_size_bytes"),
+                  "socketBuffersInUseBytes": metric("kestrelchat_socket_buffers_in_use_bytes"),
+                  "socketBuffersIdleBytes": metric("kestrelchat_socket_buffers_idle_bytes")}))
 PY
+}
+
+# The managed heap by type, exactly: a heap dump, read with dumpheap -stat, then deleted (it is as big as the heap).
+heapstat() {
+  local dump=$results/$1.dump
+  dotnet-dump collect -p "$server_pid" --type Heap -o "$dump" >/dev/null 2>&1 || { echo "dotnet-dump collect ($1) failed" >&2; return 0; }
+  dotnet-dump analyze "$dump" -c "dumpheap -stat -live" -c exit >"$results/$1.heapstat.txt" 2>/dev/null || echo "dumpheap ($1) failed" >&2
+  rm -f "$dump"
 }
 
 sleep 3
 snapshot idle >"$results/idle.json"
-dotnet-gcdump collect -p "$server_pid" -o "$results/idle.gcdump" >/dev/null 2>&1 || echo "gcdump (idle) failed" >&2
-"$out/loadgen/KestrelChat.LoadGen" --clients "$clients" --senders 0 --messages 1 --connect-concurrency 2000 \
-  --timeout-seconds 120 --hold-seconds 40 --server-pid "$server_pid" >"$results/loadgen.txt" 2>"$results/loadgen.err" &
+heapstat idle
+"$out/loadgen/KestrelChat.LoadGen" --port "$port" --clients "$clients" --senders 0 --messages 1 --connect-concurrency 2000 \
+  --timeout-seconds 120 --hold-seconds 90 --server-pid "$server_pid" >"$results/loadgen.txt" 2>"$results/loadgen.err" &
 loadgen=$!
 for _ in $(seq 1200); do grep -q holding "$results/loadgen.err" && break; sleep 0.1; done
 grep -q holding "$results/loadgen.err" || { echo "the clients never all got in:" >&2; cat "$results/loadgen.txt" "$results/loadgen.err" >&2; exit 1; }
-sleep 5   # the joins' notices and timers settle
+sleep 15   # past the pools' 10 s window: what is left is what idle clients hold
 snapshot "with $clients clients" >"$results/clients.json"
-dotnet-gcdump collect -p "$server_pid" -o "$results/clients.gcdump" >/dev/null 2>&1 || echo "gcdump (clients) failed" >&2
+heapstat clients
 wait "$loadgen" || echo "the load generator reported a failure: $results/loadgen.txt" >&2
 sleep "$settle"
 snapshot "$settle s after they left" >"$results/after.json"
 stop_server
 trap - EXIT
-
-for dump in idle clients; do
-  dotnet-gcdump report "$results/$dump.gcdump" >"$results/$dump.types.txt" 2>/dev/null || true
-done
 
 echo "Machine: $(nproc) × $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Linux $(uname -r), .NET $(dotnet --list-runtimes | awk '/NETCore.App/ {v = $2} END {print v}'); $clients idle named clients (bench/census.sh)."
 echo
@@ -79,11 +88,12 @@ import json, pathlib, re, sys
 results, clients = pathlib.Path(sys.argv[1]), int(sys.argv[2])
 points = [json.loads((results / f"{p}.json").read_text()) for p in ("idle", "clients", "after")]
 mb = lambda kb: f"{kb / 1024:.1f} MB"
-print("| point | RSS | anonymous | file-backed | GC heap (live after the last GC) | GC committed | GC fragmentation |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| point | RSS | anonymous | file-backed | GC heap (live after the last GC) | GC committed | GC fragmentation | socket buffers in use / idle in the pools |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for p in points:
     print(f"| {p['point']} | {mb(p['rssKB'])} | {mb(p['anonymousKB'])} | {mb(p['fileKB'])} | {p['gcHeapBytes'] / 1048576:.1f} MB "
-          f"| {p['gcCommittedBytes'] / 1048576:.1f} MB | {p['gcFragmentationBytes'] / 1048576:.1f} MB |")
+          f"| {p['gcCommittedBytes'] / 1048576:.1f} MB | {p['gcFragmentationBytes'] / 1048576:.1f} MB "
+          f"| {p['socketBuffersInUseBytes'] / 1048576:.1f} / {p['socketBuffersIdleBytes'] / 1048576:.1f} MB |")
 idle, full = points[0], points[1]
 print(f"\nPer client (with them − idle, ÷ {clients:,}): RSS {(full['rssKB'] - idle['rssKB']) * 1024 / clients / 1024:.1f} KB, "
       f"anonymous {(full['anonymousKB'] - idle['anonymousKB']) / clients:.1f} KB, "
@@ -91,24 +101,26 @@ print(f"\nPer client (with them − idle, ÷ {clients:,}): RSS {(full['rssKB'] -
       f"GC committed {(full['gcCommittedBytes'] - idle['gcCommittedBytes']) / clients / 1024:.1f} KB.")
 
 def census(name):
-    """dotnet-gcdump report: 'size count type' rows → {type: (bytes, count)}."""
+    """dumpheap -stat: 'MT Count TotalSize Class Name' rows → {type: (bytes, count)}."""
     types = {}
-    path = results / f"{name}.types.txt"
+    path = results / f"{name}.heapstat.txt"
     if not path.exists():
         return types
     for line in path.read_text().splitlines():
-        m = re.match(r"^\s*([\d,]+)\s+([\d,]+)\s+(.+?)\s*$", line)
+        m = re.match(r"^\s*[0-9a-f]{8,16}\s+([\d,]+)\s+([\d,]+)\s+(.+?)\s*$", line)
         if m:
-            types[m.group(3)] = (int(m.group(1).replace(",", "")), int(m.group(2).replace(",", "")))
+            count, size = int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))
+            previous = types.get(m.group(3), (0, 0))
+            types[m.group(3)] = (previous[0] + size, previous[1] + count)
     return types
 before, after = census("idle"), census("clients")
 if after:
     grown = sorted(((after[t][0] - before.get(t, (0, 0))[0], after[t][1] - before.get(t, (0, 0))[1], t) for t in after), reverse=True)
-    total = sum(g[0] for g in grown if g[0] > 0)
-    print(f"\nThe managed heap's growth by type (dotnet-gcdump, with the clients − idle): {total / 1048576:.1f} MB, "
-          f"{total / clients:.0f} bytes per client. The 25 largest:\n")
+    total = sum(g[0] for g in grown)
+    print(f"\nThe managed heap's growth by type (dotnet-dump, dumpheap -stat -live, with the clients − idle): {total / 1048576:.1f} MB, "
+          f"{total / clients:,.0f} bytes per client. The 30 largest:\n")
     print("| type | bytes | objects | bytes per client | objects per client |")
     print("|---|---:|---:|---:|---:|")
-    for size, count, name in grown[:25]:
-        print(f"| `{name}` | {size:,} | {count:,} | {size / clients:.0f} | {count / clients:.2f} |")
+    for size, count, name in grown[:30]:
+        print(f"| `{name}` | {size:,} | {count:,} | {size / clients:,.0f} | {count / clients:.2f} |")
 PY
