@@ -2,8 +2,8 @@
 # Where the memory of idle clients goes (issue 20): the server idle, then with N idle named clients (default
 # 19,000: what one process's 20,000 open files allow), then 60 s after they all left. At each point: RSS and
 # its parts from /proc/PID/smaps_rollup, the GC's own figures (GET /metrics), and a census of the managed heap by
-# type (dotnet-dump's dumpheap -stat -live: exact counts and sizes of what is reachable), per client. Nothing is changed: this is the
-# measurement the work starts from. The clients are counted once the connect storm is past: 15 s (the socket
+# type (dotnet-dump's dumpheap -stat -live: exact counts and sizes of what is reachable), per client; the RSS from one
+# server, the heap censuses from another (a dump makes the dumped process's RSS grow). The clients are counted once the connect storm is past: 15 s (the socket
 # buffer pools keep a burst's blocks for 10 s: Hosting/TrimmingMemoryPool.cs) and the compacting collection that
 # gives them back (Hosting/MemoryTrimmer.cs); those are the storm's, not the idle clients'.
 #
@@ -25,9 +25,7 @@ ulimit -n "$(ulimit -Hn)"
 results=$out/census
 rm -rf "$results" && mkdir -p "$results"
 
-port=$(free_port) admin_port=$(free_port)
-start_server kestrelchat "$port" "$results/server.log" "$out/server/KestrelChat.dll"
-trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+trap 'kill "${server_pid:-}" 2>/dev/null || true' EXIT
 
 # One point: RSS and its parts (kB), and the GC's figures (bytes), as one JSON object.
 snapshot() {
@@ -64,28 +62,40 @@ heapstat() {
   rm -f "$dump"
 }
 
-sleep 3
-snapshot idle >"$results/idle.json"
-heapstat idle
-"$out/loadgen/KestrelChat.LoadGen" --port "$port" --clients "$clients" --senders 0 --messages 1 --connect-concurrency 2000 \
-  --timeout-seconds 120 --hold-seconds 150 --server-pid "$server_pid" >"$results/loadgen.txt" 2>"$results/loadgen.err" &
-loadgen=$!
-for _ in $(seq 1200); do grep -q holding "$results/loadgen.err" && break; sleep 0.1; done
-grep -q holding "$results/loadgen.err" || { echo "the clients never all got in:" >&2; cat "$results/loadgen.txt" "$results/loadgen.err" >&2; exit 1; }
-sleep 15   # past the pools' 10 s window: what is left is what idle clients hold
+# Two passes over a fresh server each: taking a dump makes the dumped process's RSS grow (by about 150 MB
+# here: createdump reads its whole address space), so the RSS readings come from a server that is never
+# dumped, and the heap censuses from a second one.
+# pass rss|heap: idle, N idle named clients (after the storm's memory is given back), and for rss SETTLE s after they left.
+pass() {
+  local mode=$1
+  port=$(free_port) admin_port=$(free_port)
+  start_server kestrelchat "$port" "$results/server.$mode.log" "$out/server/KestrelChat.dll"
+  sleep 3
+  if [[ $mode == rss ]]; then snapshot idle >"$results/idle.json"; else heapstat idle; fi
+  "$out/loadgen/KestrelChat.LoadGen" --port "$port" --clients "$clients" --senders 0 --messages 1 --connect-concurrency 2000 \
+    --timeout-seconds 120 --hold-seconds 150 --server-pid "$server_pid" >"$results/loadgen.$mode.txt" 2>"$results/loadgen.$mode.err" &
+  loadgen=$!
+  for _ in $(seq 1200); do grep -q holding "$results/loadgen.$mode.err" && break; sleep 0.1; done
+  grep -q holding "$results/loadgen.$mode.err" || { echo "the clients never all got in:" >&2; cat "$results/loadgen.$mode.txt" "$results/loadgen.$mode.err" >&2; exit 1; }
+  sleep 15   # past the pools' 10 s window: what is left is what idle clients hold
+  before=$(given_back)
+  for _ in $(seq 30); do sleep 2; [ "$(given_back)" != "$before" ] && break; done
+  [ "$(given_back)" != "$before" ] || echo "no compacting collection within 60 s: RSS still holds the storm's garbage" >&2
+  if [[ $mode == rss ]]; then snapshot "with $clients clients" >"$results/clients.json"; else heapstat clients; fi
+  if [[ $mode == rss ]]; then
+    wait "$loadgen" || echo "the load generator reported a failure: $results/loadgen.$mode.txt" >&2
+    sleep "$settle"
+    snapshot "$settle s after they left" >"$results/after.json"
+  else
+    kill "$loadgen" 2>/dev/null || true
+    wait "$loadgen" 2>/dev/null || true
+  fi
+  stop_server
+}
 given_back() { curl -s "http://127.0.0.1:$admin_port/metrics" | awk '/^kestrelchat_memory_given_back_total/ {n += $NF} END {print n + 0}'; }
-before=$(given_back)
-# The blocks the pools let go of are garbage until the next compacting collection (Hosting/MemoryTrimmer.cs runs one
-# once the process is quiet): RSS is read after it, up to 60 s.
-# Asked every 2 s: a scrape allocates, and the trimmer waits for a process that allocates less than 2 MB a second.
-for _ in $(seq 30); do sleep 2; [ "$(given_back)" != "$before" ] && break; done
-[ "$(given_back)" != "$before" ] || echo "no compacting collection within 60 s: RSS still holds the storm's garbage" >&2
-snapshot "with $clients clients" >"$results/clients.json"
-heapstat clients
-wait "$loadgen" || echo "the load generator reported a failure: $results/loadgen.txt" >&2
-sleep "$settle"
-snapshot "$settle s after they left" >"$results/after.json"
-stop_server
+
+pass rss
+pass heap
 trap - EXIT
 
 echo "Machine: $(nproc) × $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Linux $(uname -r), .NET $(dotnet --list-runtimes | awk '/NETCore.App/ {v = $2} END {print v}'); $clients idle named clients (bench/census.sh)."

@@ -5,7 +5,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # start_server kestrelchat|floor|reference PORT LOG PROGRAM: starts the server in the background with
 # its output in LOG, waits until PORT accepts connections, and sets server_pid.
-# PROGRAM is KestrelChat.dll, KestrelChat.Floor.dll or the relay binary.
+# PROGRAM is KestrelChat.dll, KestrelChat.Floor.dll or the relay binary. KestrelChat also gets the NAME=VALUE
+# settings in the array server_env, if set (names with dots, such as Serilog's overrides, cannot be shell variables).
 start_server() {
   local kind=$1 port=$2 log=$3 program=$4
   if [[ $kind == kestrelchat ]]; then
@@ -17,7 +18,7 @@ start_server() {
       Chat__Limits__MessagesPerSecond=0 Chat__Limits__MaxConnections=0 Chat__Limits__MaxConnectionsPerIp=0 \
       Chat__Limits__SendQueueBytes=67108864 Serilog__MinimumLevel__Default=Warning \
       Chat__History__Path="${Chat__History__Path:-$(mktemp -d)/history.db}" \
-      dotnet "$program" >"$log" 2>&1 &
+      env ${server_env[@]+"${server_env[@]}"} dotnet "$program" >"$log" 2>&1 &
   elif [[ $kind == floor ]]; then
     dotnet "$program" "$port" >"$log" 2>&1 &
   else

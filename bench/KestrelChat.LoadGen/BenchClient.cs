@@ -20,7 +20,7 @@ namespace KestrelChat.LoadGen;
 /// sent masked, so both transports cost the generator alike and the figures compare the server's.
 /// </remarks>
 internal sealed class BenchClient(IPEndPoint server, int index, string nickname, long expected, int senders, int bufferBytes,
-    LatencyRecorder latency, int instances, LatencyRecorder crossLatency, bool webSocket = false) : IDisposable
+    LatencyRecorder latency, int instances, LatencyRecorder crossLatency, bool webSocket = false, IPAddress? source = null) : IDisposable
 {
     private readonly Socket _socket = new(server.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
     private readonly TaskCompletionSource<bool> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -37,6 +37,9 @@ internal sealed class BenchClient(IPEndPoint server, int index, string nickname,
         Chat,       // in the chat: counting benchmark messages
     }
 
+    private const int IpProtocolIp = 0;          // IPPROTO_IP
+    private const int IpBindAddressNoPort = 24;  // IP_BIND_ADDRESS_NO_PORT, linux/in.h
+
     /// <summary>The largest header a client's frame can have: 2 bytes, a 16-bit length (lines are under 64 KiB), the mask.</summary>
     private const int MaxFrameHeaderBytes = 2 + 2 + 4;
 
@@ -45,6 +48,9 @@ internal sealed class BenchClient(IPEndPoint server, int index, string nickname,
 
     /// <summary>When the welcome arrived (<see cref="RunClock.Microseconds"/>).</summary>
     public long ReadyMicroseconds { get; private set; }
+
+    /// <summary>The client's number in the whole run (with --shard, not its place in this process).</summary>
+    public int Index => index;
 
     public long Expected => expected;
 
@@ -84,6 +90,18 @@ internal sealed class BenchClient(IPEndPoint server, int index, string nickname,
     {
         try
         {
+            if (source is not null)
+            {
+                // Ephemeral ports are per source address (about 28,000 here): more clients than that need several.
+                // IP_BIND_ADDRESS_NO_PORT: the port is chosen at connect, not at bind. Without it, every bind to
+                // port 0 searched the address's bound ports for a free one (inet_bhash2_conflict in perf: most of
+                // the machine's CPU at 60,000 clients), and the connect storm crawled.
+                if (OperatingSystem.IsLinux())
+                {
+                    _socket.SetRawSocketOption(IpProtocolIp, IpBindAddressNoPort, BitConverter.GetBytes(1));
+                }
+                _socket.Bind(new IPEndPoint(source, 0));
+            }
             await _socket.ConnectAsync(server).ConfigureAwait(false);
             if (webSocket)
             {

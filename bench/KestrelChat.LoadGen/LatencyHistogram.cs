@@ -59,6 +59,20 @@ internal sealed class LatencyHistogram
         return MaxMicroseconds;
     }
 
+    /// <summary>The non-empty buckets as [upper bound in µs, count]: what another process needs to merge percentiles.</summary>
+    public IReadOnlyList<long[]> Buckets()
+    {
+        var buckets = new List<long[]>();
+        for (var i = 0; i < _counts.Length; i++)
+        {
+            if (_counts[i] > 0)
+            {
+                buckets.Add([Math.Min(UpperBound(i), MaxMicroseconds), _counts[i]]);
+            }
+        }
+        return buckets;
+    }
+
     private static int Index(long value)
     {
         if (value < Exact)

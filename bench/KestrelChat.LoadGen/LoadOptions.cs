@@ -21,8 +21,19 @@ internal sealed record LoadOptions
           --bytes B                  bytes per message as typed, without LF (default 64; 1..4000);
                                      never less than its header "SENDER SEQ MICROS" (15-40 bytes)
           --rate R                   messages per second per sender; 0 = as fast as possible (default 0)
+          --source ADDR[,ADDR…]      bind client i to source address i mod N before it connects: each
+                                     address has its own ephemeral ports (about 28,000), so many
+                                     clients need several (127.0.0.2, 127.0.0.3, … on loopback)
+          --shard K/N                this process runs only clients i with i mod N = K of the C clients
+                                     (several processes, each under its own open-files limit, make one
+                                     run); needs --name-prefix and --start-file
+          --name-prefix P            nicknames are P + client number (default: new for every run)
+          --start-file F             once every client of this process is in the chat, say "ready" on
+                                     stderr and wait until F exists before the senders start: the
+                                     barrier across the processes of one run
           --connect-concurrency N    handshakes in flight at once; 0 = all clients at once (default 0)
           --timeout-seconds T        limit for the connect phase and again for the message phase (default 60)
+          --send-timeout-seconds T   limit for the message phase alone (default: --timeout-seconds)
           --server-pid PID           the server's process on this machine: report its peak RSS, its CPU
                                      (and per delivery), and its RSS before the load
           --settle-seconds N         with --server-pid: after the load, close every client, wait N seconds and
@@ -58,7 +69,20 @@ internal sealed record LoadOptions
 
     public int ConnectConcurrency { get; init; }
 
+    public IReadOnlyList<System.Net.IPAddress> Sources { get; init; } = [];
+
+    public int ShardIndex { get; init; }
+
+    /// <summary>Processes that share the run; 1 = this one runs every client.</summary>
+    public int ShardCount { get; init; } = 1;
+
+    public string? NamePrefix { get; init; }
+
+    public string? StartFile { get; init; }
+
     public int TimeoutSeconds { get; init; } = 60;
+
+    public int? SendTimeoutSeconds { get; init; }
 
     public int? ServerPid { get; init; }
 
@@ -90,7 +114,7 @@ internal sealed record LoadOptions
             }
             var value = args[++i];
             var number = 0;
-            var parsed = name is "--host" or "--rate" or "--port" or "--transport" || int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out number);
+            var parsed = name is "--host" or "--rate" or "--port" or "--transport" or "--source" or "--shard" or "--name-prefix" or "--start-file" || int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out number);
             if (!parsed)
             {
                 error = $"{name} needs a whole number, not '{value}'";
@@ -107,12 +131,36 @@ internal sealed record LoadOptions
                 case "--transport":
                     error = $"--transport is tcp or ws, not '{value}'";
                     return false;
+                case "--source":
+                    var sources = new List<System.Net.IPAddress>();
+                    foreach (var text in value.Split(','))
+                    {
+                        if (!System.Net.IPAddress.TryParse(text, out var source))
+                        {
+                            error = $"--source needs IP addresses, not '{text}'";
+                            return false;
+                        }
+                        sources.Add(source);
+                    }
+                    o = o with { Sources = sources };
+                    break;
+                case "--shard" when value.Split('/') is [var k, var n]
+                    && int.TryParse(k, NumberStyles.None, CultureInfo.InvariantCulture, out var shard)
+                    && int.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out var shards) && shards >= 1 && shard < shards:
+                    o = o with { ShardIndex = shard, ShardCount = shards };
+                    break;
+                case "--shard":
+                    error = $"--shard is K/N with 0 <= K < N, not '{value}'";
+                    return false;
+                case "--name-prefix": o = o with { NamePrefix = value }; break;
+                case "--start-file": o = o with { StartFile = value }; break;
                 case "--clients": o = o with { Clients = number }; break;
                 case "--senders": o = o with { Senders = number }; break;
                 case "--messages": o = o with { Messages = number }; break;
                 case "--bytes": o = o with { Bytes = number }; break;
                 case "--connect-concurrency": o = o with { ConnectConcurrency = number }; break;
                 case "--timeout-seconds": o = o with { TimeoutSeconds = number }; break;
+                case "--send-timeout-seconds": o = o with { SendTimeoutSeconds = number }; break;
                 case "--server-pid": o = o with { ServerPid = number }; break;
                 case "--settle-seconds": o = o with { SettleSeconds = number }; break;
                 case "--hold-seconds": o = o with { HoldSeconds = number }; break;
@@ -140,8 +188,11 @@ internal sealed record LoadOptions
         _ when Senders > Clients => "--senders must be 0..clients",
         { Bytes: < 1 or > 4000 } => "--bytes must be 1..4000 (KestrelChat's line limit is 4096 bytes)",
         { TimeoutSeconds: < 1 } => "--timeout-seconds must be at least 1",
+        { SendTimeoutSeconds: < 1 } => "--send-timeout-seconds must be at least 1",
         { SettleSeconds: < 0 } => "--settle-seconds must be 0 or more",
         { SettleSeconds: > 0, ServerPid: null } => "--settle-seconds needs --server-pid",
+        { ShardCount: > 1, NamePrefix: null } or { ShardCount: > 1, StartFile: null } => "--shard needs --name-prefix and --start-file",
+        { NamePrefix.Length: 0 } => "--name-prefix must not be empty",
         _ => null,
     };
 }

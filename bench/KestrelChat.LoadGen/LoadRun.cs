@@ -34,15 +34,20 @@ internal static class LoadRun
         using var latency = new LatencyRecorder();
         using var crossLatency = new LatencyRecorder();
         // Nicknames unique to this run, so a run right after another never finds its names still taken.
-        var prefix = $"lg{Random.Shared.Next(36 * 36 * 36):x}.";
+        var prefix = o.NamePrefix ?? $"lg{Random.Shared.Next(36 * 36 * 36):x}.";
+        // This process's clients: all of them, or with --shard every Nth (client numbers, senders and
+        // instances stay those of the whole run, so the shards together are the same run as one process).
+        var mine = Enumerable.Range(0, o.Clients).Where(i => i % o.ShardCount == o.ShardIndex).ToArray();
         // Big buffers mean few receive calls; 64 MiB in all keeps 10,000 clients affordable.
-        var bufferBytes = Math.Max(Math.Clamp(64 * 1024 * 1024 / o.Clients, 4096, 64 * 1024), 4 * (o.Bytes + 64));
-        var clients = new BenchClient[o.Clients];
-        for (var i = 0; i < clients.Length; i++)
+        var bufferBytes = Math.Max(Math.Clamp(64 * 1024 * 1024 / Math.Max(mine.Length, 1), 4096, 64 * 1024), 4 * (o.Bytes + 64));
+        var clients = new BenchClient[mine.Length];
+        for (var n = 0; n < clients.Length; n++)
         {
+            var i = mine[n];
             var expected = (long)(o.Senders - (i < o.Senders ? 1 : 0)) * o.Messages; // everything but its own
-            clients[i] = new BenchClient(servers[i % servers.Length], i, prefix + i, expected, o.Senders, bufferBytes,
-                latency, servers.Length, crossLatency, o.WebSocket);
+            var source = o.Sources.Count > 0 ? o.Sources[i % o.Sources.Count] : null;
+            clients[n] = new BenchClient(servers[i % servers.Length], i, prefix + i, expected, o.Senders, bufferBytes,
+                latency, servers.Length, crossLatency, o.WebSocket, source);
         }
 
         try
@@ -62,14 +67,20 @@ internal static class LoadRun
                 return Report(o, clients, latency, crossLatency, connectSeconds, new Phase(0, ReadServer(o), null, 0),
                     $"not every client was in the chat within {o.TimeoutSeconds} s");
             }
-            var phase = await SendAndReceiveAsync(o, clients, runs, timeout).ConfigureAwait(false);
+            if (o.StartFile is { } startFile)
+            {
+                await Console.Error.WriteLineAsync($"ready: {clients.Length} clients in the chat").ConfigureAwait(false);
+                await WaitForFileAsync(startFile).ConfigureAwait(false);
+            }
+            var sendTimeout = TimeSpan.FromSeconds(o.SendTimeoutSeconds ?? o.TimeoutSeconds);
+            var phase = await SendAndReceiveAsync(o, clients, runs, sendTimeout).ConfigureAwait(false);
             if (o.HoldSeconds > 0)
             {
                 await Console.Error.WriteLineAsync($"holding {clients.Length} clients for {o.HoldSeconds} s").ConfigureAwait(false);
                 await Task.Delay(TimeSpan.FromSeconds(o.HoldSeconds)).ConfigureAwait(false);
             }
             return Report(o, clients, latency, crossLatency, connectSeconds, phase,
-                phase.Finished ? null : $"not every message arrived within {o.TimeoutSeconds} s");
+                phase.Finished ? null : $"not every message arrived within {sendTimeout.TotalSeconds:0} s");
         }
         finally
         {
@@ -86,11 +97,11 @@ internal static class LoadRun
         var serverBefore = ReadServer(o);
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var start = RunClock.Microseconds;
-        for (var i = 0; i < o.Senders; i++)
+        foreach (var sender in clients.Where(c => c.Index < o.Senders))
         {
             // Paced senders are spread over one period, so the server sees a steady stream, not bursts.
-            var offset = o.Rate > 0 ? TimeSpan.FromSeconds(i / o.Rate / o.Senders) : TimeSpan.Zero;
-            _ = clients[i].SendMessagesAsync(o.Messages, o.Bytes, o.Rate, offset);
+            var offset = o.Rate > 0 ? TimeSpan.FromSeconds(sender.Index / o.Rate / o.Senders) : TimeSpan.Zero;
+            _ = sender.SendMessagesAsync(o.Messages, o.Bytes, o.Rate, offset);
         }
         var finished = await Finishes(Task.WhenAll(runs), timeout).ConfigureAwait(false);
 
@@ -115,6 +126,16 @@ internal static class LoadRun
             _ = clients[i].Ready.ContinueWith(_ => gate.Release(), TaskScheduler.Default);
         }
         await Task.WhenAll(clients.Select(c => c.Ready)).ConfigureAwait(false);
+    }
+
+    /// <summary>The barrier across the processes of one run: the script that started them creates the file once all are ready.</summary>
+    private static async Task WaitForFileAsync(string path)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(5));
+        while (!File.Exists(path))
+        {
+            await timer.WaitForNextTickAsync().ConfigureAwait(false);
+        }
     }
 
     private static async Task<bool> Finishes(Task task, TimeSpan timeout)
@@ -146,7 +167,7 @@ internal static class LoadRun
         return new RunReport
         {
             Transport = o.Transport,
-            Clients = o.Clients,
+            Clients = clients.Length,
             Senders = o.Senders,
             Messages = o.Messages,
             Bytes = o.Bytes,
@@ -174,6 +195,8 @@ internal static class LoadRun
             CrossDeliveriesPerSecond = clustered && phase.Seconds > 0 ? Math.Round(crossDelivered / phase.Seconds) : null,
             CrossLatencyP50Ms = clustered ? cross.Percentile(50) / 1000.0 : null,
             CrossLatencyP99Ms = clustered ? cross.Percentile(99) / 1000.0 : null,
+            Shard = o.ShardCount > 1 ? $"{o.ShardIndex}/{o.ShardCount}" : null,
+            LatencyBuckets = o.ShardCount > 1 ? histogram.Buckets() : null,
         };
     }
 

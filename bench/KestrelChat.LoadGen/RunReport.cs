@@ -55,6 +55,12 @@ internal sealed record RunReport
 
     public double? CrossLatencyP99Ms { get; init; }
 
+    /// <summary>With --shard: which part of the run this process was ("K/N"); its figures are its clients' only.</summary>
+    public string? Shard { get; init; }
+
+    /// <summary>With --shard: the latency histogram as [upper bound in µs, count] pairs, for merging the shards' percentiles.</summary>
+    public IReadOnlyList<long[]>? LatencyBuckets { get; init; }
+
     public string ToText()
     {
         var text = new StringBuilder();

@@ -289,6 +289,38 @@ public sealed class ClusterTests : TwoInstancesPerTest
     }
 
     [Fact]
+    public async Task An_instance_restarted_after_a_crash_frees_the_nicknames_its_last_process_held()
+    {
+        // A cluster of one (its own channel: no survivor declares the crashed process dead). Nickname claims live
+        // 5 × ClaimSeconds (50 s here), so only the restarted process freeing them lets "zed" in within the deadline.
+        var channel = $"solo{Guid.NewGuid():N}"[..16];
+        (string, string)[] settings = [("Chat__Redis__Configuration", Redis.Configuration), ("Chat__Redis__Channel", channel),
+            ("Chat__Redis__InstanceName", "C"), ("Chat__Redis__ClaimSeconds", "10")];
+        using var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(Redis.Configuration);
+        var db = redis.GetDatabase();
+        await using (var crashing = ServerProcess.Start(settings))
+        {
+            var (chat, _) = await crashing.WaitUntilListeningAsync(TimeSpan.FromSeconds(30));
+            await using var zed = await ChatTestClient.JoinAsync(chat, "zed");
+            // Until zed is in C's client list, which is what the next process of C reads.
+            await WaitUntilAsync(async () => (await db.HashValuesAsync($"kc:{channel}:clients:C")).Any(v => v.ToString().Contains("\"zed\"", StringComparison.Ordinal)));
+        } // SIGKILL: C says no goodbye and releases nothing
+
+        // The name is free once the dead process's claim on it lapses (ClaimSeconds); then C starts again.
+        await Poll.UntilAsync(async () => await db.KeyExistsAsync($"kc:{channel}:instance:C"), exists => !exists, TimeSpan.FromSeconds(20));
+        await using var restarted = ServerProcess.Start(settings);
+        var (again, _) = await restarted.WaitUntilListeningAsync(TimeSpan.FromSeconds(30));
+        await using var newZed = await ChatTestClient.ConnectAsync(again);
+        await newZed.ReadBytesAsync(4);
+        await WaitUntilAsync(async () =>
+        {
+            await newZed.SendLineAsync("zed");
+            var (line, _) = await newZed.ReadLineUntilAsync(l => l.StartsWith("! The nickname", StringComparison.Ordinal) || l.StartsWith("* Welcome", StringComparison.Ordinal));
+            return line.StartsWith("* Welcome, zed!", StringComparison.Ordinal);
+        });
+    }
+
+    [Fact]
     public async Task An_instance_whose_Redis_is_not_there_yet_starts_anyway_and_serves_its_own_clients()
     {
         await using var nowhere = await RedisServer.StartAsync();

@@ -52,6 +52,34 @@ public sealed partial class PresenceTests
         }
     }
 
+    [Fact]
+    public async Task In_a_large_room_joins_are_announced_only_in_batches()
+    {
+        // Chat:LargeRoom 3: up to 3 members a join is shown at once; past that only in batches (a window of members ÷ 3 s).
+        await using var server = ChatServer.Start(("Chat:LargeRoom", "3"), ("Chat:Limits:MaxConnectionsPerIp", "0"));
+        await using var alice = await server.JoinAsync("alice");
+        var small = new List<ChatTestClient>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                small.Add(await server.JoinAsync($"user{i}"));
+                Assert.Equal($"* user{i} joined the chat.", await alice.ReadLineAsync());
+            }
+
+            // Four more: a small room would show each on its own line at once (up to ten a second).
+            var large = await Task.WhenAll(Enumerable.Range(3, 4).Select(i => server.JoinAsync($"user{i}")));
+            small.AddRange(large);
+            var (lines, announced) = await ReadPresenceAsync(alice, "joined", 4);
+            Assert.Equal(4, announced);
+            Assert.True(lines.Count <= 2, $"{lines.Count} lines for 4 joins in a large room:\n{string.Join('\n', lines)}");
+        }
+        finally
+        {
+            await Task.WhenAll(small.Select(c => c.DisposeAsync().AsTask()));
+        }
+    }
+
     /// <summary>Reads presence lines of one kind until they account for <paramref name="expected"/> people.</summary>
     private static async Task<(List<string> Lines, int People)> ReadPresenceAsync(ChatTestClient client, string kind, int expected)
     {

@@ -27,6 +27,7 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
     private readonly ChatMetrics _metrics;
     private readonly ChatHistory _history;
     private readonly int _maxRooms;
+    private readonly int _largeRoom;
     private int _named; // _byNickname.Count, for the metrics without the lock
     private bool _closingAll;
 
@@ -36,8 +37,9 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
         _metrics = metrics;
         _history = history;
         _maxRooms = limits.Value.MaxRooms;
+        _largeRoom = options.Value.LargeRoom;
         RoomNames.TryValidate(options.Value.DefaultRoom, out var lobby);
-        DefaultRoom = new Room(lobby, isDefault: true, _membership, backplane, metrics, history);
+        DefaultRoom = new Room(lobby, isDefault: true, _membership, backplane, metrics, history, _largeRoom);
         _rooms.Add(DefaultRoom.Key, DefaultRoom);
         backplane.Attach(this);
         metrics.ObserveClients(() => _connections.Values, () => _connections.Count, () => Volatile.Read(ref _named));
@@ -128,7 +130,7 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
                 {
                     return MoveResult.TooManyRooms;
                 }
-                to = new Room(name, isDefault: false, _membership, _backplane, _metrics, _history);
+                to = new Room(name, isDefault: false, _membership, _backplane, _metrics, _history, _largeRoom);
                 _rooms.Add(key, to);
             }
             using (_backplane.MemberChanged(session, session.Nickname, to.Name, from.Name))

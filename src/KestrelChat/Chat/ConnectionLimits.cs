@@ -37,27 +37,25 @@ internal sealed partial class ConnectionLimits(
     /// which the handler may free early) or refuses it: on the plain port with one reason line, on the TLS port
     /// by closing before the handshake (a refused client must not cost the server a handshake).
     /// </summary>
-    public Func<ConnectionDelegate, ConnectionDelegate> Middleware(bool tls) => next => connection => AdmitAsync(connection, next, tls);
+    public Func<ConnectionDelegate, ConnectionDelegate> Middleware(bool tls) => next => connection => Admit(connection, next, tls);
 
-    private async Task AdmitAsync(ConnectionContext connection, ConnectionDelegate next, bool tls)
+    private Task Admit(ConnectionContext connection, ConnectionDelegate next, bool tls)
     {
         var address = (connection.RemoteEndPoint as IPEndPoint)?.Address;
         if (TryAcquire(address, out var limit) is { } refusal)
         {
-            metrics.Refused(limit!);
-            if (logger.IsEnabled(LogLevel.Warning) && churn.ShouldLog(ConnectionChurn.Event.Refused))
-            {
-                LogRefused(connection.ConnectionId, connection.RemoteEndPoint?.ToString(), Encoding.UTF8.GetString(refusal).TrimEnd());
-            }
-            if (!tls)
-            {
-                await connection.Transport.Output.WriteAsync(refusal).ConfigureAwait(false);
-            }
-            await connection.Transport.Output.CompleteAsync().ConfigureAwait(false);
-            return;
+            return RefuseAsync(connection, refusal, limit!, tls);
         }
         var slot = new ConnectionSlot(this, address);
         connection.Features.Set(slot);
+        // On the plain port the chat handler comes next and frees the slot however it ends, so nothing of this
+        // middleware stays suspended for as long as the client stays (a box per idle client: docs/benchmarks.md,
+        // the census). Over TLS the handshake can fail before the handler runs: freed here when it ends.
+        return tls ? RunThenReleaseAsync(connection, next, slot) : next(connection);
+    }
+
+    private static async Task RunThenReleaseAsync(ConnectionContext connection, ConnectionDelegate next, ConnectionSlot slot)
+    {
         try
         {
             await next(connection).ConfigureAwait(false);
@@ -66,6 +64,20 @@ internal sealed partial class ConnectionLimits(
         {
             slot.Release();
         }
+    }
+
+    private async Task RefuseAsync(ConnectionContext connection, byte[] refusal, string limit, bool tls)
+    {
+        metrics.Refused(limit);
+        if (logger.IsEnabled(LogLevel.Warning) && churn.ShouldLog(ConnectionChurn.Event.Refused))
+        {
+            LogRefused(connection.ConnectionId, connection.RemoteEndPoint?.ToString(), Encoding.UTF8.GetString(refusal).TrimEnd());
+        }
+        if (!tls)
+        {
+            await connection.Transport.Output.WriteAsync(refusal).ConfigureAwait(false);
+        }
+        await connection.Transport.Output.CompleteAsync().ConfigureAwait(false);
     }
 
     /// <summary>

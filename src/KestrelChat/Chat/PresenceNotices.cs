@@ -10,12 +10,17 @@ namespace KestrelChat.Chat;
 /// chat sees every join as it happens — and the rest are collected and sent when the window ends
 /// as one line per kind: "* alice, bob, carol and 310 others joined the chat.". Every member gets
 /// at most about a dozen presence lines a second whatever the churn.
+/// A large room (more than <c>largeRoom</c> members here, Chat:LargeRoom) gets no single notices and a
+/// longer window, members ÷ <c>largeRoom</c> seconds (at most <see cref="MaxWindow"/>): a dozen lines a
+/// second to each of 19,000 members is 230,000 sends a second, more than the chat itself in a connect
+/// storm, and in a cluster each instance sends its own.
 /// </summary>
 /// <remarks>Not thread-safe: the room calls it under its membership lock, the flush timer included.</remarks>
-internal sealed class PresenceNotices(Action flushFromTimer, Action<byte[]> toCluster, string place = ServerLines.TheChat) : IDisposable
+internal sealed class PresenceNotices(Action flushFromTimer, Action<byte[]> toCluster, string place = ServerLines.TheChat, int largeRoom = 0) : IDisposable
 {
     public const int ImmediatePerWindow = 10;
     public static readonly TimeSpan Window = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan MaxWindow = TimeSpan.FromSeconds(30);
 
     private readonly List<string> _joined = [];
     private readonly List<string> _left = [];
@@ -77,12 +82,14 @@ internal sealed class PresenceNotices(Action flushFromTimer, Action<byte[]> toCl
             Flush(recipients); // the same name in another spelling: keep the two notices in order
         }
         var now = Stopwatch.GetTimestamp();
-        if (!_pending && Stopwatch.GetElapsedTime(_windowStart, now) >= Window)
+        var large = largeRoom > 0 && recipients.Count > largeRoom;
+        var window = large ? TimeSpan.FromSeconds(Math.Min((double)recipients.Count / largeRoom, MaxWindow.TotalSeconds)) : Window;
+        if (!_pending && Stopwatch.GetElapsedTime(_windowStart, now) >= window)
         {
             _windowStart = now;
             _sentInWindow = 0;
         }
-        if (!_pending && _sentInWindow < ImmediatePerWindow)
+        if (!_pending && !large && _sentInWindow < ImmediatePerWindow)
         {
             _sentInWindow++;
             Send(recipients, single(nickname, place));
@@ -93,7 +100,7 @@ internal sealed class PresenceNotices(Action flushFromTimer, Action<byte[]> toCl
         if (!_pending)
         {
             _pending = true;
-            var due = Window - Stopwatch.GetElapsedTime(_windowStart, now);
+            var due = window - Stopwatch.GetElapsedTime(_windowStart, now);
             _timer.Change(due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
         }
     }

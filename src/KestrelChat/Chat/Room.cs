@@ -24,7 +24,7 @@ internal sealed class Room : IDisposable
     private readonly PresenceNotices _presence;
     private string? _topic;
 
-    public Room(string name, bool isDefault, Lock membership, IChatBackplane backplane, ChatMetrics metrics, ChatHistory history)
+    public Room(string name, bool isDefault, Lock membership, IChatBackplane backplane, ChatMetrics metrics, ChatHistory history, int largeRoom = 0)
     {
         _history = history;
         Name = name;
@@ -34,7 +34,7 @@ internal sealed class Room : IDisposable
         _membership = membership;
         _backplane = backplane;
         _metrics = metrics;
-        _presence = new PresenceNotices(FlushPresence, ToCluster, Place);
+        _presence = new PresenceNotices(FlushPresence, ToCluster, Place, largeRoom);
     }
 
     /// <summary>"#dev", as its creator spelled it (NFC).</summary>

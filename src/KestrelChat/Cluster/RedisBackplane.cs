@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using KestrelChat.Admin;
 using KestrelChat.Chat;
 using KestrelChat.Hosting;
@@ -36,6 +37,28 @@ internal sealed partial class RedisBackplane(
         if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 2 end
         return 0
         """;
+
+    // Many nicknames in one call: a heartbeat renews every client's claim, and one call each (a round trip and
+    // a script run per nickname) kept Redis busy at 100,000 clients. Returns the positions (1-based) of the
+    // keys another holds. The last argument is the TTL; ARGV[i] is KEYS[i]'s value.
+    private const string RenewManyScript = """
+        local ttl = ARGV[#ARGV]
+        local conflicts = {}
+        for i, key in ipairs(KEYS) do
+          if redis.call('get', key) == ARGV[i] then redis.call('pexpire', key, ttl)
+          elseif not redis.call('set', key, ARGV[i], 'NX', 'PX', ttl) then conflicts[#conflicts + 1] = i end
+        end
+        return conflicts
+        """;
+
+    /// <summary>Nicknames per renewal call: big enough that the call's own cost vanishes, small enough not to hold Redis for long (about a millisecond).</summary>
+    private const int RenewBatch = 500;
+
+    /// <summary>Another instance's list is read for a repair at most every this many heartbeats (15 s at the default claim time).</summary>
+    private const int RepairEvery = 3;
+
+    /// <summary>Every this many heartbeats (a minute at the default claim time) the client list is written whole and the others' lists read whole: counters, and a repair of anything a change missed.</summary>
+    private const int WholeListEvery = 12;
 
     private const string ReleaseScript = """
         if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
@@ -82,6 +105,14 @@ internal sealed partial class RedisBackplane(
     public bool IsConnected => _redis?.IsConnected == true && _myMessages is not null;
 
     private TimeSpan ClaimTtl => TimeSpan.FromSeconds(_options.ClaimSeconds);
+
+    /// <summary>
+    /// A nickname's claim lives longer than the heartbeat's period: it is renewed only with the whole list (every
+    /// <see cref="WholeListEvery"/> beats, 4 × ClaimSeconds), since renewing every claim every beat was most of
+    /// Redis's work at 100,000 clients. A crashed instance's claims are freed by the survivor that declares it dead,
+    /// or by the next process of its name; they expire by themselves only if neither comes.
+    /// </summary>
+    private TimeSpan NicknameTtl => ClaimTtl * (WholeListEvery / 3 + 1);
 
     public void Attach(IClusterReceiver receiver)
     {
@@ -239,6 +270,7 @@ internal sealed partial class RedisBackplane(
         redis.ConnectionRestored += (_, e) =>
         {
             LogRedisBack(e.EndPoint?.ToString());
+            _listLost = true;
             _ = HeartbeatAsync(); // subscribe if not yet, re-claim nicknames and re-list clients at once
         };
         _redis = redis; // late or not: the heartbeat claims the name and subscribes on its next tick
@@ -263,6 +295,9 @@ internal sealed partial class RedisBackplane(
                     LogTookAnotherName(InstanceName, name);
                     Volatile.Write(ref _instanceName, name);
                 }
+                // A process of this name that crashed left its clients' nicknames claimed, and from now on nobody will
+                // declare it dead (the name is live again): free them, as a survivor would have.
+                await ReleaseListedAsync(db, name).ConfigureAwait(false);
                 // Watched for liveness from now on: an instance that crashes within its first second is found dead too.
                 await db.SortedSetAddAsync($"{_prefix}:instances", name, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()).ConfigureAwait(false);
                 Volatile.Write(ref _present, true);
@@ -283,6 +318,13 @@ internal sealed partial class RedisBackplane(
     /// <summary>Left by the survivor that declared an instance dead: if it was only stalled, it learns so when it is back.</summary>
     private RedisKey DeadKey(string name) => $"{_prefix}:dead:{name}";
 
+    private readonly SemaphoreSlim _beating = new(1, 1); // one heartbeat at a time: the tick and a reconnect's may meet
+    // What this instance's list in Redis holds, per connection: written as changes between whole writes (_beating).
+    private readonly Dictionary<string, ListedClient> _listed = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (long Version, long Beat)> _repairedFrom = new(StringComparer.Ordinal); // instance → list read, when (_beating)
+    private long _beats; // _beating
+    private int _heartbeatsSinceWholeList = WholeListEvery; // _beating; the first list is whole
+    private volatile bool _listLost = true; // Redis came back (it may have restarted empty): the next list is whole
     private bool _nameClaimed; // heartbeat only, after the start
     private bool _present;     // this instance has put itself in the instances set once (at its name claim)
 
@@ -303,10 +345,15 @@ internal sealed partial class RedisBackplane(
     {
         _redis?.Dispose();
         _subscribing.Dispose();
+        _beating.Dispose();
         _outbox.Dispose();
         _inbox?.Dispose();
         base.Dispose();
     }
+
+    private static readonly TimeSpan LocalClaimLogPeriod = TimeSpan.FromSeconds(10);
+    private long _localClaimsUnlogged;
+    private long _localClaimLoggedAt = long.MinValue / 2;
 
     public async ValueTask<bool> TryClaimNicknameAsync(ChatSession session, string nickname, CancellationToken cancellationToken = default)
     {
@@ -324,7 +371,16 @@ internal sealed partial class RedisBackplane(
         }
         // Redis is down or does not answer within the bound: a join never waits longer. The name is unique on this
         // instance only until the heartbeat re-claims it (a clash is logged then).
-        LogClaimedLocally(nickname, claim.IsCompleted ? "Redis is unreachable" : $"Redis did not answer within {BackplaneHealthCheck.PingTimeout.TotalSeconds:0.#} s");
+        // One line per LocalClaimLogPeriod with a count, not one per join: a connect storm on a busy machine can
+        // make thousands of claims miss the bound in a minute, and the log must not become the storm.
+        var unlogged = Interlocked.Increment(ref _localClaimsUnlogged);
+        var now = Stopwatch.GetTimestamp();
+        var last = Volatile.Read(ref _localClaimLoggedAt);
+        if (Stopwatch.GetElapsedTime(last, now) >= LocalClaimLogPeriod && Interlocked.CompareExchange(ref _localClaimLoggedAt, now, last) == last)
+        {
+            LogClaimedLocally(nickname, claim.IsCompleted ? "Redis is unreachable" : $"Redis did not answer within {BackplaneHealthCheck.PingTimeout.TotalSeconds:0.#} s",
+                Interlocked.Exchange(ref _localClaimsUnlogged, 0) - 1);
+        }
         return true;
     }
 
@@ -334,7 +390,7 @@ internal sealed partial class RedisBackplane(
         try
         {
             var db = Database();
-            return await db.StringSetAsync(key, value, ClaimTtl, When.NotExists).ConfigureAwait(false)
+            return await db.StringSetAsync(key, value, NicknameTtl, When.NotExists).ConfigureAwait(false)
                 || await db.StringGetAsync(key).ConfigureAwait(false) == value;
         }
         catch (Exception ex) when (IsRedisFailure(ex))
@@ -378,7 +434,7 @@ internal sealed partial class RedisBackplane(
     /// The other live instances' own lists, read back: what events missed (or cannot carry: byte counters,
     /// connections without a nickname) is repaired, and instances no longer live are forgotten.
     /// </summary>
-    private async Task RepairRosterAsync(IDatabase db)
+    private async Task RepairRosterAsync(IDatabase db, bool whole)
     {
         // Every instance still in the set: one that stopped answering stays in the roster until the survivor that
         // declares it dead says who left (the notices and the lists change together).
@@ -388,8 +444,21 @@ internal sealed partial class RedisBackplane(
         {
             _roster.Forget(gone);
         }
+        foreach (var forgotten in _repairedFrom.Keys.Where(i => !live.Contains(i)).ToList())
+        {
+            _repairedFrom.Remove(forgotten);
+        }
         foreach (var instance in live)
         {
+            // Read whole on the minute (counters); otherwise only a list whose version moved (a member change the
+            // events may have missed), and not more often than every RepairEvery beats: in a connect storm every list
+            // moves at every beat, and reading 16,000 entries from each instance at each beat held Redis the most.
+            if (!whole && _repairedFrom.TryGetValue(instance, out var read)
+                && (_beats - read.Beat < RepairEvery
+                    || ((await db.HashGetAsync(ClientsKey(instance), VersionField).ConfigureAwait(false)).TryParse(out long current) && current == read.Version)))
+            {
+                continue;
+            }
             var entries = await db.HashGetAllAsync(ClientsKey(instance)).ConfigureAwait(false);
             var version = entries.FirstOrDefault(e => e.Name == VersionField).Value;
             if (version.IsNull || !version.TryParse(out long asOf))
@@ -398,6 +467,7 @@ internal sealed partial class RedisBackplane(
             }
             _roster.Repair(instance, asOf, [.. entries.Where(e => e.Name != VersionField)
                 .Select(e => ClusterClient.Deserialize((string)e.Value!)).OfType<ClusterClient>()]);
+            _repairedFrom[instance] = (asOf, _beats);
         }
     }
 
@@ -569,12 +639,10 @@ internal sealed partial class RedisBackplane(
             await db.StringSetAsync(DeadKey(name), InstanceName, TimeSpan.FromMinutes(10)).ConfigureAwait(false);
             // Its members as its list last said and as its events told since (a client who joined after its last
             // heartbeat is in the events only); by connection, the events' word last.
-            var members = (await db.HashValuesAsync(ClientsKey(name)).ConfigureAwait(false))
-                .Select(json => ClusterClient.Deserialize((string)json!)).OfType<ClusterClient>()
+            var members = (await ListedClientsAsync(db, name).ConfigureAwait(false))
                 .Concat(_roster.ClientsOf(name))
                 .GroupBy(c => c.Id).Select(g => g.Last()).Where(c => c.Nick is not null).ToList();
-            await db.KeyDeleteAsync(ClientsKey(name)).ConfigureAwait(false);
-            await Task.WhenAll(members.Select(c => db.ScriptEvaluateAsync(ReleaseScript, [NicknameKey(c.Nick!)], [$"{name}|{c.Id}|{c.Nick}"]))).ConfigureAwait(false);
+            await ReleaseAsync(db, name, members).ConfigureAwait(false);
             LogInstanceDead(name, _options.DeadAfterSeconds, members.Count);
             // Even with no named members: every instance forgets its connections.
             var gone = new ClusterMessage(ClusterMessageKind.InstanceGone, InstanceName, name,
@@ -582,6 +650,27 @@ internal sealed partial class RedisBackplane(
             Publish(gone, instance: null);
             Route(gone); // the others get it through Redis; this instance's members too
         }
+    }
+
+    private async Task<IEnumerable<ClusterClient>> ListedClientsAsync(IDatabase db, string instance) =>
+        (await db.HashValuesAsync(ClientsKey(instance)).ConfigureAwait(false))
+            .Select(json => ClusterClient.Deserialize((string)json!)).OfType<ClusterClient>();
+
+    /// <summary>Drops <paramref name="instance"/>'s list and frees the nicknames its <paramref name="members"/> had (only claims that are still theirs).</summary>
+    private async Task ReleaseAsync(IDatabase db, string instance, IEnumerable<ClusterClient> members)
+    {
+        await db.KeyDeleteAsync(ClientsKey(instance)).ConfigureAwait(false);
+        await Task.WhenAll(members.Where(c => c.Nick is not null)
+            .Select(c => db.ScriptEvaluateAsync(ReleaseScript, [NicknameKey(c.Nick!)], [$"{instance}|{c.Id}|{c.Nick}"]))).ConfigureAwait(false);
+    }
+
+    /// <summary>What an earlier process of this instance's name listed; never this process's own connections.</summary>
+    private async Task ReleaseListedAsync(IDatabase db, string instance)
+    {
+        var mine = (_receiver?.Connections ?? []).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
+        var listed = await ListedClientsAsync(db, instance).ConfigureAwait(false);
+        await ReleaseAsync(db, instance, [.. listed.Where(c => !mine.Contains(c.Id))]).ConfigureAwait(false);
+        _listLost = true; // the list is gone: the next one is written whole
     }
 
     /// <summary>Never throws: a failed heartbeat is retried on the next tick (a throwing BackgroundService would stop the host).</summary>
@@ -650,36 +739,51 @@ internal sealed partial class RedisBackplane(
 
     private async Task HeartbeatCoreAsync()
     {
-        if (_redis is not { IsConnected: true } redis)
+        if (_redis is not { IsConnected: true } redis || !await _beating.WaitAsync(0).ConfigureAwait(false))
         {
-            return;
+            return; // no Redis, or the other heartbeat is at it
         }
-        var db = redis.GetDatabase();
-        var asOf = Interlocked.Read(ref _rosterVersion); // read first: the list has every change up to it
-        var sessions = _receiver?.Connections.ToArray() ?? [];
-        var ttlMs = (long)ClaimTtl.TotalMilliseconds;
-        var renewals = sessions.Where(s => s.Nickname is not null).Select(async s =>
+        _beats++;
+        var whole = _listLost || ++_heartbeatsSinceWholeList >= WholeListEvery;
+        try
         {
-            var nickname = s.Nickname!;
-            var result = (long)await db.ScriptEvaluateAsync(RenewScript, [NicknameKey(nickname)], [ClaimValue(s, nickname), ttlMs]).ConfigureAwait(false);
-            if (result == 0)
+            var db = redis.GetDatabase();
+            var asOf = Interlocked.Read(ref _rosterVersion); // read first: the list has every change up to it
+            var sessions = _receiver?.Connections.ToArray() ?? [];
+            var ttlMs = (long)ClaimTtl.TotalMilliseconds;
+            _inbox?.Forget(Retention + TimeSpan.FromMinutes(1));
+            await Task.WhenAll(
+                whole ? RenewNicknamesAsync(db, sessions, (long)NicknameTtl.TotalMilliseconds) : Task.CompletedTask,
+                RenewInstanceNameAsync(db, ttlMs),
+                ListClientsAsync(db, asOf, sessions, whole),
+                // Rooms quiet for longer than the streams keep: their streams have expired.
+                db.SortedSetRemoveRangeByScoreAsync(StreamIndexKey, double.NegativeInfinity, DateTimeOffset.UtcNow.Subtract(Retention).ToUnixTimeMilliseconds()),
+                RepairRosterAsync(db, whole)).ConfigureAwait(false);
+        }
+        catch when (whole)
+        {
+            _listLost = true; // the claims' renewal may not have happened: the next beat renews them all again
+            throw;
+        }
+        finally
+        {
+            _beating.Release();
+        }
+    }
+
+    private async Task RenewNicknamesAsync(IDatabase db, ChatSession[] sessions, long ttlMs)
+    {
+        var named = sessions.Select(s => (Session: s, Nickname: s.Nickname)).Where(n => n.Nickname is not null).ToArray();
+        await Task.WhenAll(named.Chunk(RenewBatch).Select(async batch =>
+        {
+            RedisKey[] keys = [.. batch.Select(n => NicknameKey(n.Nickname!))];
+            RedisValue[] values = [.. batch.Select(n => (RedisValue)ClaimValue(n.Session, n.Nickname!)), ttlMs];
+            foreach (var conflict in (int[]?)await db.ScriptEvaluateAsync(RenewManyScript, keys, values).ConfigureAwait(false) ?? [])
             {
-                LogNicknameConflict(nickname, s.Id); // claimed elsewhere while Redis was away
+                var (session, nickname) = batch[conflict - 1];
+                LogNicknameConflict(nickname!, session.Id); // claimed elsewhere while Redis was away
             }
-        });
-        HashEntry[] clients = [new(VersionField, asOf), .. sessions.Select(s => new HashEntry(s.Id, ClusterClient.Serialize(s)))];
-        var key = ClientsKey(InstanceName);
-        var nameRenewal = RenewInstanceNameAsync(db, ttlMs);
-        _inbox?.Forget(Retention + TimeSpan.FromMinutes(1));
-        var tasks = new List<Task>(renewals)
-        {
-            nameRenewal,
-            ReplaceHashAsync(db, key, clients),
-            // Rooms quiet for longer than the streams keep: their streams have expired.
-            db.SortedSetRemoveRangeByScoreAsync(StreamIndexKey, double.NegativeInfinity, DateTimeOffset.UtcNow.Subtract(Retention).ToUnixTimeMilliseconds()),
-            RepairRosterAsync(db),
-        };
-        await Task.WhenAll(tasks).ConfigureAwait(false);
+        })).ConfigureAwait(false);
     }
 
     private async Task RenewInstanceNameAsync(IDatabase db, long ttlMs)
@@ -690,16 +794,62 @@ internal sealed partial class RedisBackplane(
         }
     }
 
-    private async Task ReplaceHashAsync(IDatabase db, RedisKey key, HashEntry[] clients)
+    /// <summary>
+    /// This instance's client list in Redis (what a survivor reads if this instance dies, and what the others repair
+    /// their rosters from): whole every <see cref="WholeListEvery"/> heartbeats and after Redis came back, otherwise
+    /// only the connections that came, went or changed name, room or rank since the last write. Rewriting 16,000
+    /// entries every 5 s held Redis for a fifth of a second each time, on every instance.
+    /// </summary>
+    private async Task ListClientsAsync(IDatabase db, long asOf, ChatSession[] sessions, bool whole)
     {
+        var key = ClientsKey(InstanceName);
+        var changed = whole ? sessions : [.. sessions.Where(s => !_listed.TryGetValue(s.Id, out var listed) || listed != ListedClient.Of(s))];
+        var present = whole ? null : sessions.Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        RedisValue[] gone = whole ? [] : [.. _listed.Keys.Where(id => !present!.Contains(id)).Select(id => (RedisValue)id)];
         // One MULTI/EXEC: the commands' own results say nothing the transaction's does not, so they are sent
         // fire-and-forget (their tasks complete at once) and ExecuteAsync alone reports a failure (to Try).
         var transaction = db.CreateTransaction();
-        _ = transaction.KeyDeleteAsync(key, CommandFlags.FireAndForget);
-        _ = transaction.HashSetAsync(key, clients, CommandFlags.FireAndForget);
+        if (whole)
+        {
+            _ = transaction.KeyDeleteAsync(key, CommandFlags.FireAndForget);
+        }
+        if (gone.Length > 0)
+        {
+            _ = transaction.HashDeleteAsync(key, gone, CommandFlags.FireAndForget);
+        }
+        _ = transaction.HashSetAsync(key, [new(VersionField, asOf), .. changed.Select(s => new HashEntry(s.Id, ClusterClient.Serialize(s)))], CommandFlags.FireAndForget);
         // Kept past Chat:Redis:DeadAfterSeconds: the survivor that declares this instance dead reads who was here.
-        _ = transaction.KeyExpireAsync(key, ClaimTtl + TimeSpan.FromSeconds(2 * _options.DeadAfterSeconds), flags: CommandFlags.FireAndForget);
-        await transaction.ExecuteAsync().ConfigureAwait(false);
+        // As long as the nickname claims it lists: the next process of this name frees them from it.
+        _ = transaction.KeyExpireAsync(key, NicknameTtl + TimeSpan.FromSeconds(2 * _options.DeadAfterSeconds), flags: CommandFlags.FireAndForget);
+        try
+        {
+            await transaction.ExecuteAsync().ConfigureAwait(false);
+        }
+        catch
+        {
+            _listLost = true; // whether it was applied is unknown: the next list is whole
+            throw;
+        }
+        if (whole)
+        {
+            _listed.Clear();
+            _heartbeatsSinceWholeList = 0;
+            _listLost = false;
+        }
+        foreach (var id in gone)
+        {
+            _listed.Remove((string)id!);
+        }
+        foreach (var session in changed)
+        {
+            _listed[session.Id] = ListedClient.Of(session);
+        }
+    }
+
+    /// <summary>What of a connection its list entry must follow at once; its counters wait for the next whole list.</summary>
+    private readonly record struct ListedClient(string? Nickname, string? Room, bool Operator)
+    {
+        public static ListedClient Of(ChatSession session) => new(session.Nickname, session.Room?.Name, session.IsOperator);
     }
 
     private void OnMessage(ChannelMessage message)
@@ -731,11 +881,11 @@ internal sealed partial class RedisBackplane(
 
     private string ClaimValue(ChatSession session, string nickname) => $"{InstanceName}|{session.Id}|{nickname}";
 
-    /// <summary>Runs a Redis call whose failure must not matter to the chat (Redis away, or the process stopping).</summary>
     /// <summary>The database; a Redis failure (caught like any other) while the start's connection has not been made yet.</summary>
     private IDatabase Database() => _redis?.GetDatabase()
         ?? throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, CommandFlags.None, "Redis has not answered yet.");
 
+    /// <summary>Runs a Redis call whose failure must not matter to the chat (Redis away, or the process stopping).</summary>
     private async Task Try(Func<Task> call)
     {
         try
@@ -775,8 +925,8 @@ internal sealed partial class RedisBackplane(
     [LoggerMessage(LogLevel.Information, "Redis connection restored ({EndPoint}): the cluster is whole again")]
     private partial void LogRedisBack(string? endPoint);
 
-    [LoggerMessage(LogLevel.Warning, "Redis unreachable: nickname {Nickname} is unique on this instance only until Redis is back ({Error})")]
-    private partial void LogClaimedLocally(string nickname, string error);
+    [LoggerMessage(LogLevel.Warning, "Redis unreachable: nickname {Nickname} is unique on this instance only until Redis is back ({Error}); {Others} other nicknames likewise since the last such line")]
+    private partial void LogClaimedLocally(string nickname, string error, long others);
 
     [LoggerMessage(LogLevel.Warning, "Nickname {Nickname} (connection {ConnectionId}) was claimed on another instance while Redis was unreachable")]
     private partial void LogNicknameConflict(string nickname, string connectionId);

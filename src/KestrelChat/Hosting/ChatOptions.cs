@@ -25,6 +25,14 @@ public sealed class ChatOptions
     /// <summary>The room everyone starts in and /part goes back to. Default "#lobby". Its notices read as before rooms existed.</summary>
     public string DefaultRoom { get; set; } = "#lobby";
 
+    /// <summary>
+    /// A room with more members than this on one instance announces joins and leaves only in batches: one line
+    /// per kind every members ÷ this seconds (at most 30 s), never one per person. Default 1000: past that, a
+    /// notice per join would be most of what the room sends (a 19,000-member room in a connect storm got 11
+    /// lines a second per member from each instance). 0: every room is small.
+    /// </summary>
+    public int LargeRoom { get; set; } = 1000;
+
     /// <summary>Log the text of chat messages. Default false: logs say who and when, not what.</summary>
     public bool LogMessageText { get; set; }
 
