@@ -25,9 +25,10 @@ public sealed class RedisOptions
     public string? InstanceName { get; set; }
 
     /// <summary>
-    /// Seconds a nickname claim (and this instance's client list) lives in Redis unless renewed.
-    /// Default 15; the owner renews every third of it, so a crashed instance's nicknames free
-    /// themselves within this time.
+    /// The heartbeat's measure, in seconds (default 15): every third of it an instance updates its client list in
+    /// Redis and renews its own name's claim, which lives this long. Its nicknames' claims live 5 × this and are
+    /// renewed with the whole list, every 4 × this: the survivor that declares a crashed instance dead, or the
+    /// next process of its name, frees them; only if neither comes do they expire by themselves.
     /// </summary>
     public int ClaimSeconds { get; set; } = 15;
 
