@@ -322,8 +322,8 @@ internal sealed partial class RedisBackplane(
     // What this instance's list in Redis holds, per connection: written as changes between whole writes (_beating).
     private readonly Dictionary<string, ListedClient> _listed = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (long Version, long Beat)> _repairedFrom = new(StringComparer.Ordinal); // instance → list read, when (_beating)
-    private long _beats; // _beating
-    private int _heartbeatsSinceWholeList = WholeListEvery; // _beating; the first list is whole
+    private long _beats; // _beating: heartbeats so far
+    private long _wholeListBeat = -WholeListEvery; // _beating: when the list was last written whole (the first one is)
     private volatile bool _listLost = true; // Redis came back (it may have restarted empty): the next list is whole
     private bool _nameClaimed; // heartbeat only, after the start
     private bool _present;     // this instance has put itself in the instances set once (at its name claim)
@@ -744,7 +744,7 @@ internal sealed partial class RedisBackplane(
             return; // no Redis, or the other heartbeat is at it
         }
         _beats++;
-        var whole = _listLost || ++_heartbeatsSinceWholeList >= WholeListEvery;
+        var whole = _listLost || _beats - _wholeListBeat >= WholeListEvery;
         try
         {
             var db = redis.GetDatabase();
@@ -833,7 +833,7 @@ internal sealed partial class RedisBackplane(
         if (whole)
         {
             _listed.Clear();
-            _heartbeatsSinceWholeList = 0;
+            _wholeListBeat = _beats;
             _listLost = false;
         }
         foreach (var id in gone)
