@@ -48,16 +48,16 @@ for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null &
 channel=scale$RANDOM
 # CLUSTER_LOG=Debug: the backplane's own log lines (catch-ups, retries) in the instances' logs
 server_env=("Serilog__MinimumLevel__Override__KestrelChat.Cluster=${CLUSTER_LOG:-Warning}")
-ports=() server_pids=()
+ports=() admin_ports=() server_pids=()
 for n in $(seq "$instances"); do
-  port=$(free_port)
+  port=$(free_port) admin_port=$(free_port)
   # DeadAfterSeconds 30 instead of 5: with every process of the run on two cores, the connect storm stalls an
   # instance's liveness beat for longer than 5 s, and the others would declare it dead (docs/benchmarks.md).
   Chat__Redis__Configuration=127.0.0.1:$redis_port Chat__Redis__Channel=$channel Chat__Redis__InstanceName=i$n \
     Chat__Redis__DeadAfterSeconds=${DEAD_AFTER:-30} \
     start_server kestrelchat "$port" "$results/instance$n.log" "$out/server/KestrelChat.dll"
   pids+=("$server_pid") server_pids+=("$server_pid")
-  ports+=("$port")
+  ports+=("$port") admin_ports+=("$admin_port")
 done
 port_list=$(IFS=,; echo "${ports[*]}")
 
@@ -98,13 +98,23 @@ for pid in "${server_pids[@]}"; do rss_all=$(( rss_all + $(rss_mb "$pid") )); do
 redis_rss=$(rss_mb "$redis_pid")
 echo "== all $clients in the chat after ${connect_seconds%.*} s; RSS of the instances ${rss_all} MB; the line goes out" >&2
 # The storm's tail: the joins cross to the other instances as roster events in the room's stream, ahead of any
-# line said after them. The timed phase measures a line in a settled cluster: it starts once Redis has been
-# quiet (under 300 commands a second) for 3 s in a row.
+# line said after them. The timed phase measures a line in a settled cluster: it starts once, for 3 s in a row,
+# Redis has been quiet (under 300 commands a second) and no instance has stream entries waiting to be delivered
+# to its clients or confirmed by Redis (kestrelchat.cluster.entries.waiting in each instance's GET /metrics).
+waiting_entries() {
+  local total=0 port n
+  for port in "${admin_ports[@]}"; do
+    n=$(curl -s --max-time 5 "http://127.0.0.1:$port/metrics" | awk '/^kestrelchat_cluster_entries_waiting/ { sum += $NF } END { print sum + 0 }') || n=1
+    total=$((total + n))
+  done
+  echo "$total"
+}
 settle_start=$(date +%s)
 quiet=0
 while (( quiet < 3 && $(date +%s) - settle_start < 600 )); do
   ops=$(redis-cli -p "$redis_port" info stats | awk -F: '/^instantaneous_ops_per_sec/ { print $2 + 0 }')
-  if (( ops < 300 )); then quiet=$((quiet + 1)); else quiet=0; fi
+  waiting=$(waiting_entries)
+  if (( ops < 300 && waiting == 0 )); then quiet=$((quiet + 1)); else quiet=0; fi
   sleep 1
 done
 settle_seconds=$(( $(date +%s) - settle_start ))

@@ -170,7 +170,7 @@ public sealed class ClusterStreamTests
     private static (ClusterInbox Inbox, List<string> Delivered) Inbox()
     {
         var delivered = new List<string>();
-        var inbox = new ClusterInbox(Self, m => delivered.Add(Encoding.UTF8.GetString(m.Line).TrimEnd('\n')),
+        var inbox = new ClusterInbox(Self, (m, _) => delivered.Add(Encoding.UTF8.GetString(m.Line).TrimEnd('\n')),
             room => Encoding.UTF8.GetBytes($"missed {room}"), NullLogger.Instance);
         return (inbox, delivered);
     }

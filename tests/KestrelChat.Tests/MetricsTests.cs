@@ -53,6 +53,34 @@ public sealed partial class MetricsTests
         Assert.Contains("kestrelchat_clients_connected", await prometheus.GetStringAsync("/metrics"), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task While_Redis_is_frozen_metrics_count_the_lines_waiting_for_the_other_instances_until_Redis_takes_them()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        // One instance: OpenTelemetry would show a second instance's gauge of this process here as well.
+        await using var server = ChatServer.Start(("Chat:Redis:Configuration", redis.Configuration), ("Chat:Redis:Channel", $"m{Guid.NewGuid():N}"[..16]));
+        using var admin = server.Admin();
+        await Poll.UntilAsync(() => admin.GetStringAsync("/health"), h => h == "Healthy");
+        await using var alice = await server.JoinAsync("alice");
+        await Poll.UntilAsync(() => admin.GetStringAsync("/metrics"), // alice's join, confirmed
+            m => Value(m, "kestrelchat_cluster_entries_waiting", "direction=\"out\"") == 0);
+
+        redis.Freeze(); // SIGSTOP: the connection stays open, nothing is confirmed
+        try
+        {
+            await alice.SendLineAsync("said while Redis is frozen");
+            await Poll.UntilAsync(() => admin.GetStringAsync("/metrics"),
+                m => Value(m, "kestrelchat_cluster_entries_waiting", "direction=\"out\"") >= 1);
+        }
+        finally
+        {
+            redis.Thaw();
+        }
+        await Poll.UntilAsync(() => admin.GetStringAsync("/metrics"),
+            m => Value(m, "kestrelchat_cluster_entries_waiting", "direction=\"out\"") == 0 && Value(m, "kestrelchat_cluster_entries_waiting", "direction=\"in\"") == 0,
+            TimeSpan.FromSeconds(30));
+    }
+
     [Theory]
     [InlineData("/health")]
     [InlineData("/health/live")]

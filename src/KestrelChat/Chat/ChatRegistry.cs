@@ -219,18 +219,18 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
         return recipients;
     }
 
-    /// <summary>What another instance published: deliver it to the clients here.</summary>
-    public void Deliver(ClusterMessage message)
+    /// <summary>What another instance published: deliver it to the clients here (flushed now, or with <paramref name="flushes"/>).</summary>
+    public void Deliver(ClusterMessage message, DeferredFlushes? flushes = null)
     {
         switch (message.Kind)
         {
             case ClusterMessageKind.ToMembers when FindRoom(message.Room ?? DefaultRoom.Name) is { } room:
-                room.DeliverFromCluster(message.Line, LineCount(message.Line));
+                room.DeliverFromCluster(message.Line, LineCount(message.Line), flushes);
                 break;
             case ClusterMessageKind.ToEveryConnection:
                 foreach (var session in _connections.Values)
                 {
-                    session.Send(message.Line);
+                    session.Send(message.Line, 1, flushes);
                 }
                 break;
             case ClusterMessageKind.ToConnection when message.Target is { } id && _connections.TryGetValue(id, out var recipient):

@@ -236,7 +236,10 @@ internal sealed class ChatSession
     /// <paramref name="bytes"/> (it is behind), so the sender must not reuse them.
     /// </summary>
     public bool Send(ReadOnlyMemory<byte> bytes, int lines, FanOutScope scope) =>
-        Send(bytes, lines, scope.Flushes) == WriteResult.Queued;
+        Send(bytes, lines, scope.Flushes.Writers) == WriteResult.Queued;
+
+    /// <summary>Writes <paramref name="lines"/> whole lines; flushed now, or with <paramref name="flushes"/> when given.</summary>
+    public void Send(byte[] bytes, int lines, DeferredFlushes? flushes) => Send(bytes, lines, flushes?.Writers);
 
     private WriteResult Send(ReadOnlyMemory<byte> bytes, int lines, List<ConnectionWriter>? deferFlushTo)
     {

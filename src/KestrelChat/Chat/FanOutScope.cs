@@ -15,15 +15,13 @@ namespace KestrelChat.Chat;
 /// </summary>
 internal sealed class FanOutScope
 {
-    /// <summary>A flush list that grew past this (a room of thousands) is dropped rather than kept in the pool.</summary>
-    private const int MaxPooledFlushes = 1024;
     private const int MaxPooled = 256;
 
     private static readonly ConcurrentQueue<FanOutScope> Pool = new();
     private static int _pooled;
 
     private readonly FanOutBatch _batch = new();
-    private List<ConnectionWriter> _flushes = [];
+    private readonly DeferredFlushes _flushes = new();
     private Room? _room;            // where the pending lines go
     private ChatSession? _sender;
 
@@ -42,8 +40,8 @@ internal sealed class FanOutScope
         return scope;
     }
 
-    /// <summary>Recipients written to with a deferred flush (<see cref="ConnectionWriter.Write(ReadOnlyMemory{byte}, int, List{ConnectionWriter}?)"/>).</summary>
-    public List<ConnectionWriter> Flushes => _flushes;
+    /// <summary>Recipients written to with a deferred flush.</summary>
+    public DeferredFlushes Flushes => _flushes;
 
     /// <summary>Adds a message of this read; a message to another room first sends what is pending for the last one.</summary>
     public void Add(in ChatMessage message)
@@ -73,14 +71,7 @@ internal sealed class FanOutScope
     }
 
     /// <summary>Flushes every member written to so far (before the read loop waits on another instance, and at the end).</summary>
-    public void FlushAll()
-    {
-        foreach (var recipient in _flushes)
-        {
-            recipient.FlushDeferred();
-        }
-        _flushes.Clear();
-    }
+    public void FlushAll() => _flushes.FlushAll();
 
     /// <summary>The end of the read: its messages go out, and each member written to is flushed once.</summary>
     public void Complete()
@@ -94,10 +85,7 @@ internal sealed class FanOutScope
     {
         Complete();
         _sender = null;
-        if (_flushes.Capacity > MaxPooledFlushes)
-        {
-            _flushes = [];
-        }
+        _flushes.Trim();
         if (Interlocked.Increment(ref _pooled) <= MaxPooled)
         {
             Pool.Enqueue(this);

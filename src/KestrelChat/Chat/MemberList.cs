@@ -80,15 +80,18 @@ internal sealed class MemberList
 
         public ReadOnlySpan<ChatSession?> Slots => slots.AsSpan(0, Used);
 
-        /// <summary>Sends <paramref name="line"/> (<paramref name="lines"/> whole lines) to every member (an empty slot is one who left); returns how many.</summary>
-        public int SendToAll(byte[] line, int lines = 1)
+        /// <summary>
+        /// Sends <paramref name="line"/> (<paramref name="lines"/> whole lines) to every member (an empty slot is one who
+        /// left), each flushed now or, with <paramref name="flushes"/>, when its owner's batch is done; returns how many.
+        /// </summary>
+        public int SendToAll(byte[] line, int lines = 1, DeferredFlushes? flushes = null)
         {
             var sent = 0;
             foreach (var member in Slots)
             {
                 if (member is not null)
                 {
-                    member.Send(line, lines);
+                    member.Send(line, lines, flushes);
                     sent++;
                 }
             }

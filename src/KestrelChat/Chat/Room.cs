@@ -137,14 +137,17 @@ internal sealed class Room : IDisposable
         }
     }
 
-    /// <summary>What another instance said in this room: to the members here only.</summary>
-    public void DeliverFromCluster(byte[] line, int lines)
+    /// <summary>
+    /// What another instance said in this room: to the members here only; with <paramref name="flushes"/>, each is
+    /// flushed once the inbox's batch of entries is written (one flush per member per batch, not per entry).
+    /// </summary>
+    public void DeliverFromCluster(byte[] line, int lines, DeferredFlushes? flushes = null)
     {
         if (_presence.HasPending)
         {
             FlushPresence();
         }
-        _members.Current.SendToAll(line, lines);
+        _members.Current.SendToAll(line, lines, flushes);
     }
 
     // The registry's side, all under the membership lock.

@@ -46,7 +46,7 @@ internal sealed class BackplaneHealthCheck(IChatBackplane backplane) : IHealthCh
         {
             return HealthCheckResult.Healthy("Single instance (Chat:Redis:Configuration is not set).");
         }
-        var waiting = $"{redis.Waiting} entries for the other instances wait here (kept up to Chat:Redis:CatchUpSeconds), {redis.Dropped} messages dropped since the start";
+        var waiting = $"{redis.Waiting} entries for the other instances wait here (kept up to Chat:Redis:CatchUpSeconds), {redis.Dropped} messages dropped since the start, {redis.InboundWaiting} entries from them wait to be delivered here";
         if (!redis.IsConnected)
         {
             return HealthCheckResult.Degraded($"Redis is unreachable: serving local clients only; {waiting}.");

@@ -1,3 +1,5 @@
+using KestrelChat.Chat;
+
 namespace KestrelChat.Cluster;
 
 /// <summary>
@@ -9,9 +11,11 @@ namespace KestrelChat.Cluster;
 /// trimmed them, lost them in a restart, or the origin dropped them), which the room's members are told once.
 /// While a room catches up, its live entries wait behind what the stream returns.
 /// Every method is safe from any thread; delivery happens under <see cref="_gate"/> (level 0: above the
-/// registry's membership lock, which delivery takes; nothing that holds membership comes here).
+/// registry's membership lock, which delivery takes; nothing that holds membership comes here). What is delivered
+/// under the gate is flushed before the gate is let go, once per recipient (<see cref="_flushes"/>): a batch of
+/// live entries, or a page of a stream, costs each member one flush, as a sender's read does.
 /// </summary>
-internal sealed partial class ClusterInbox(Guid self, Action<ClusterMessage> deliver, Func<string, byte[]> missedNotice, ILogger logger) : IDisposable
+internal sealed partial class ClusterInbox(Guid self, Action<ClusterMessage, DeferredFlushes> deliver, Func<string, byte[]> missedNotice, ILogger logger) : IDisposable
 {
     /// <summary>Entries read from a stream per call while catching up.</summary>
     internal const int ReadCount = 512;
@@ -20,6 +24,7 @@ internal sealed partial class ClusterInbox(Guid self, Action<ClusterMessage> del
     internal static readonly TimeSpan HoleNoticeInterval = TimeSpan.FromMinutes(1);
 
     private readonly Lock _gate = new();
+    private readonly DeferredFlushes _flushes = new();           // _gate: recipients written to and not yet flushed
     private readonly Dictionary<string, RoomState> _rooms = [];  // _gate, by room key
     private StreamId _newest;                                    // _gate: the newest id delivered from any room
     private bool _suspended;                                     // _gate: no subscription: live entries wait
@@ -35,23 +40,42 @@ internal sealed partial class ClusterInbox(Guid self, Action<ClusterMessage> del
     private long _holesTold;
 
     /// <summary>An entry from the live subscription.</summary>
-    public void OnLive(StreamId id, RoomStreamEntry entry)
+    public void OnLive(StreamId id, RoomStreamEntry entry) => OnLive([(id, entry)]);
+
+    /// <summary>Entries from the live subscription, in the order they came (what had queued up while the last batch went out).</summary>
+    public void OnLive(IReadOnlyList<(StreamId Id, RoomStreamEntry Entry)> entries)
     {
         lock (_gate)
         {
-            var room = Room(ClusterOutbox.RoomKey(entry.Room));
-            if (_suspended || room.Waiting is not null)
+            try
             {
-                (room.Waiting ??= []).Add((id, entry));
-                return;
+                foreach (var (id, entry) in entries)
+                {
+                    OnLiveLocked(id, entry);
+                }
             }
-            if (!Apply(room, id, entry, final: false))
+            finally
             {
-                // A hole: the entries between may be in the stream (a PUBLISH lost in a reconnect). Look before telling.
-                room.Waiting = [(id, entry)];
-                _catchUpRooms.Add(ClusterOutbox.RoomKey(entry.Room));
-                Signal();
+                _flushes.FlushAll();
             }
+        }
+    }
+
+    // Under _gate.
+    private void OnLiveLocked(StreamId id, RoomStreamEntry entry)
+    {
+        var room = Room(ClusterOutbox.RoomKey(entry.Room));
+        if (_suspended || room.Waiting is not null)
+        {
+            (room.Waiting ??= []).Add((id, entry));
+            return;
+        }
+        if (!Apply(room, id, entry, final: false))
+        {
+            // A hole: the entries between may be in the stream (a PUBLISH lost in a reconnect). Look before telling.
+            room.Waiting = [(id, entry)];
+            _catchUpRooms.Add(ClusterOutbox.RoomKey(entry.Room));
+            Signal();
         }
     }
 
@@ -139,13 +163,20 @@ internal sealed partial class ClusterInbox(Guid self, Action<ClusterMessage> del
                 _suspended = false;
             }
             _catchUpRooms.ExceptWith(rooms);
-            // A room whose first live entry came after the list of rooms was read: its entries are in order.
-            foreach (var (key, room) in _rooms)
+            try
             {
-                if (!_suspended && room.Waiting is not null && !_catchUpRooms.Contains(key))
+                // A room whose first live entry came after the list of rooms was read: its entries are in order.
+                foreach (var (key, room) in _rooms)
                 {
-                    Release(room);
+                    if (!_suspended && room.Waiting is not null && !_catchUpRooms.Contains(key))
+                    {
+                        Release(room);
+                    }
                 }
+            }
+            finally
+            {
+                _flushes.FlushAll();
             }
         }
         if (all)
@@ -172,23 +203,30 @@ internal sealed partial class ClusterInbox(Guid self, Action<ClusterMessage> del
             var entries = await read(key, after, inclusive).ConfigureAwait(false);
             lock (_gate)
             {
-                var room = Room(key);
-                foreach (var (id, entry) in entries)
+                try
                 {
-                    if (entry is not null)
+                    var room = Room(key);
+                    foreach (var (id, entry) in entries)
                     {
-                        delivered += entry.Messages.Count;
-                        Apply(room, id, entry, final: true);
+                        if (entry is not null)
+                        {
+                            delivered += entry.Messages.Count;
+                            Apply(room, id, entry, final: true);
+                        }
+                        else
+                        {
+                            Advance(room, id);
+                        }
                     }
-                    else
+                    if (entries.Count < ReadCount)
                     {
-                        Advance(room, id);
+                        Release(room); // what waited live and the stream read overlap: the copies are dropped by number
+                        return delivered;
                     }
                 }
-                if (entries.Count < ReadCount)
+                finally
                 {
-                    Release(room); // what waited live and the stream read overlap: the copies are dropped by number
-                    return delivered;
+                    _flushes.FlushAll();
                 }
             }
             (after, inclusive) = (entries[^1].Id, false);
@@ -243,7 +281,7 @@ internal sealed partial class ClusterInbox(Guid self, Action<ClusterMessage> del
             {
                 room.HoleToldAt = Environment.TickCount64;
                 Interlocked.Increment(ref _holesTold);
-                deliver(new ClusterMessage(ClusterMessageKind.ToMembers, "", null, missedNotice(entry.Room), entry.Room));
+                deliver(new ClusterMessage(ClusterMessageKind.ToMembers, "", null, missedNotice(entry.Room), entry.Room), _flushes);
             }
         }
         Advance(room, id);
@@ -252,7 +290,7 @@ internal sealed partial class ClusterInbox(Guid self, Action<ClusterMessage> del
             // Numbered from FirstSequence: skip the ones already delivered.
             for (var i = known ? (int)Math.Clamp(last + 1 - entry.FirstSequence, 0, entry.Messages.Count) : 0; i < entry.Messages.Count; i++)
             {
-                deliver(entry.Messages[i]);
+                deliver(entry.Messages[i], _flushes);
             }
         }
         if (!known || entry.NextSequence - 1 > last)

@@ -57,6 +57,15 @@ internal sealed class ClusterRoster
         }
     }
 
+    /// <summary>The newest change of instance <paramref name="name"/> known here (from its events or its list); 0 if none.</summary>
+    public long VersionOf(string name)
+    {
+        lock (_gate)
+        {
+            return _instances.TryGetValue(name, out var instance) ? instance.Version : 0;
+        }
+    }
+
     /// <summary>An instance that is gone (declared dead, stopped, or no longer listed as live).</summary>
     public void Forget(string name)
     {

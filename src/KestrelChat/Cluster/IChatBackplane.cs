@@ -56,7 +56,8 @@ internal interface IClusterReceiver
     /// <summary>This instance's open connections (for the heartbeat's client list and nickname renewals).</summary>
     ICollection<ChatSession> Connections { get; }
 
-    void Deliver(ClusterMessage message);
+    /// <summary>Delivers <paramref name="message"/> to the clients here; each flushed now, or with <paramref name="flushes"/> when given.</summary>
+    void Deliver(ClusterMessage message, DeferredFlushes? flushes = null);
 }
 
 internal sealed record NicknameOwner(string Instance, string ConnectionId, string Nickname);

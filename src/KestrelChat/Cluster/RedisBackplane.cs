@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Threading.Channels;
 using KestrelChat.Admin;
 using KestrelChat.Chat;
 using KestrelChat.Hosting;
@@ -30,7 +32,8 @@ namespace KestrelChat.Cluster;
 /// </summary>
 internal sealed partial class RedisBackplane(
     IOptions<RedisOptions> options,
-    ILogger<RedisBackplane> logger) : BackgroundService, IChatBackplane
+    ILogger<RedisBackplane> logger,
+    IMeterFactory meters) : BackgroundService, IChatBackplane
 {
     private const string RenewScript = """
         if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
@@ -92,6 +95,11 @@ internal sealed partial class RedisBackplane(
     private ConnectionMultiplexer? _redis;
     private readonly SemaphoreSlim _subscribing = new(1, 1);
     private ChannelMessageQueue? _streamMessages, _myMessages;
+    // Ends the live reader. Never disposed: the host may stop a service it has disposed (a test's factory does), and
+    // a source without a timer holds nothing that needs it.
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _liveReader = Task.CompletedTask;
+    private int _liveBatchCount; // entries the live reader took and is delivering
 
     private string _instanceName = options.Value.Instance;
     private readonly string _instanceToken = Guid.NewGuid().ToString("N"); // which process holds the name's claim
@@ -121,7 +129,7 @@ internal sealed partial class RedisBackplane(
     }
 
     /// <summary>What the cluster said: the roster's own kinds change the roster first, the rest goes to the chat.</summary>
-    private void Route(ClusterMessage message)
+    private void Route(ClusterMessage message, DeferredFlushes? flushes)
     {
         switch (message.Kind)
         {
@@ -132,7 +140,7 @@ internal sealed partial class RedisBackplane(
                 _roster.Forget(gone); // before the notices: /who agrees with them
                 break;
         }
-        _receiver?.Deliver(message);
+        _receiver?.Deliver(message, flushes);
     }
 
     public IDisposable MemberChanged(ChatSession session, string? nickname, string? room, string? previousRoom)
@@ -169,6 +177,9 @@ internal sealed partial class RedisBackplane(
 
     /// <summary>Messages for the whole cluster that Redis has not confirmed yet (kept while it is away).</summary>
     internal int Waiting => _outbox.Waiting;
+
+    /// <summary>Entries the subscription brought that the clients here have not been given yet.</summary>
+    internal long InboundWaiting => (_streamMessages?.TryGetCount(out var queued) == true ? queued : 0) + Volatile.Read(ref _liveBatchCount);
 
     /// <summary>Messages this instance dropped unsent (Redis away past the window or the bound).</summary>
     internal long Dropped => _outbox.Dropped;
@@ -213,6 +224,12 @@ internal sealed partial class RedisBackplane(
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
+        meters.Create(ChatMetrics.MeterName).CreateObservableUpDownCounter("kestrelchat.cluster.entries.waiting", () => new Measurement<long>[]
+            {
+                new(InboundWaiting, new KeyValuePair<string, object?>("direction", "in")),
+                new(_outbox.Waiting, new KeyValuePair<string, object?>("direction", "out")),
+            }, "{entry}",
+            "Room stream entries not yet through, by direction: in (from the other instances, not yet delivered to the clients here), out (for the other instances, not yet confirmed by Redis).");
         var configuration = ConfigurationOptions.Parse(_options.Configuration!);
         configuration.AbortOnConnectFail = false; // start and serve local clients even if Redis is down
         configuration.BacklogPolicy = BacklogPolicy.FailFast; // never queue chat lines for later: at most once
@@ -331,6 +348,8 @@ internal sealed partial class RedisBackplane(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _liveReader.ConfigureAwait(false);
         if (_redis is { IsConnected: true } redis)
         {
             // Leave the cluster's lists at once rather than when the entries expire.
@@ -450,12 +469,14 @@ internal sealed partial class RedisBackplane(
         }
         foreach (var instance in live)
         {
-            // Read whole on the minute (counters); otherwise only a list whose version moved (a member change the
-            // events may have missed), and not more often than every RepairEvery beats: in a connect storm every list
-            // moves at every beat, and reading 16,000 entries from each instance at each beat held Redis the most.
+            // Read whole on the minute (counters); otherwise only a list whose version moved past what the events
+            // told (a member change they may have missed), and not more often than every RepairEvery beats: in a
+            // connect storm every list moves at every beat, and reading 16,000 entries from each instance at each
+            // beat held Redis the most; the events are seldom behind the list.
             if (!whole && _repairedFrom.TryGetValue(instance, out var read)
                 && (_beats - read.Beat < RepairEvery
-                    || ((await db.HashGetAsync(ClientsKey(instance), VersionField).ConfigureAwait(false)).TryParse(out long current) && current == read.Version)))
+                    || ((await db.HashGetAsync(ClientsKey(instance), VersionField).ConfigureAwait(false)).TryParse(out long current)
+                        && (current == read.Version || current <= _roster.VersionOf(instance)))))
             {
                 continue;
             }
@@ -648,7 +669,7 @@ internal sealed partial class RedisBackplane(
             var gone = new ClusterMessage(ClusterMessageKind.InstanceGone, InstanceName, name,
                 System.Text.Encoding.UTF8.GetBytes(string.Concat(members.Select(c => $"{c.Nick}\t{c.Room}\n"))));
             Publish(gone, instance: null);
-            Route(gone); // the others get it through Redis; this instance's members too
+            Route(gone, flushes: null); // the others get it through Redis; this instance's members too
         }
     }
 
@@ -722,7 +743,7 @@ internal sealed partial class RedisBackplane(
             if (_streamMessages is null)
             {
                 _streamMessages = await subscriber.SubscribeAsync(StreamChannel).ConfigureAwait(false);
-                _streamMessages.OnMessage(OnStreamMessage);
+                _liveReader = ReadLiveAsync(_streamMessages, _stopping.Token);
             }
             _myMessages = await subscriber.SubscribeAsync(InstanceChannel(InstanceName)).ConfigureAwait(false);
             _myMessages.OnMessage(OnMessage);
@@ -860,15 +881,61 @@ internal sealed partial class RedisBackplane(
         }
     }
 
-    private void OnStreamMessage(ChannelMessage message)
+    /// <summary>Live entries taken from the subscription at most this many at a time.</summary>
+    private const int LiveBatch = 256;
+
+    /// <summary>
+    /// Hands what the subscription brings to the inbox, in order, on this one loop: everything that queued up while
+    /// the last batch went out goes as the next batch (up to <see cref="LiveBatch"/>), so a backlog of entries costs
+    /// each member here one flush per batch, not one per entry. Ends with the stop, or when the library completes
+    /// the subscription (the connection disposed). Never throws.
+    /// </summary>
+    private async Task ReadLiveAsync(ChannelMessageQueue queue, CancellationToken stopping)
     {
-        var bytes = ((byte[])message.Message!).AsSpan();
-        var newline = bytes.IndexOf((byte)'\n');
-        if (newline > 0 && StreamId.TryParse(bytes[..newline], out var id) && RoomStreamEntry.Deserialize(bytes[(newline + 1)..]) is { } entry)
+        var batch = new List<(StreamId Id, RoomStreamEntry Entry)>(LiveBatch);
+        try
         {
-            _inbox?.OnLive(id, entry);
+            while (true)
+            {
+                var message = await queue.ReadAsync(stopping).ConfigureAwait(false);
+                do
+                {
+                    var bytes = ((byte[])message.Message!).AsSpan();
+                    var newline = bytes.IndexOf((byte)'\n');
+                    if (newline > 0 && StreamId.TryParse(bytes[..newline], out var id) && RoomStreamEntry.Deserialize(bytes[(newline + 1)..]) is { } entry)
+                    {
+                        batch.Add((id, entry));
+                    }
+                }
+                while (batch.Count < LiveBatch && queue.TryRead(out message));
+                Volatile.Write(ref _liveBatchCount, batch.Count);
+                try
+                {
+                    _inbox?.OnLive(batch);
+                }
+                catch (Exception ex)
+                {
+                    LogLiveDeliveryFailed(ex, batch.Count); // a defect: said, and the entries after these still go out
+                }
+                finally
+                {
+                    batch.Clear();
+                    Volatile.Write(ref _liveBatchCount, 0);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // The stop.
+        }
+        catch (ChannelClosedException)
+        {
+            // The connection was disposed.
         }
     }
+
+    [LoggerMessage(LogLevel.Error, "Delivering {Count} entries from other instances failed")]
+    private partial void LogLiveDeliveryFailed(Exception exception, int count);
 
     private static bool IsRedisFailure(Exception ex) => ex is RedisException or TimeoutException or ObjectDisposedException;
 

@@ -1,0 +1,35 @@
+namespace KestrelChat.Chat;
+
+/// <summary>
+/// Recipients written to with their flush deferred (<see cref="ConnectionWriter.Write(ReadOnlyMemory{byte}, int, List{ConnectionWriter}?)"/>),
+/// flushed together when the writer's batch is done: one flush per recipient per batch instead of one per line.
+/// A flush (a lock in the pipe and a wake-up of the transport) costs more than copying a line. Owned by one
+/// thread at a time: a read loop's <see cref="FanOutScope"/>, or the cluster's inbox under its lock.
+/// </summary>
+internal sealed class DeferredFlushes
+{
+    /// <summary>A list that grew past this (a room of thousands) is dropped by <see cref="Trim"/> rather than kept.</summary>
+    private const int MaxKept = 1024;
+
+    /// <summary>Each writer once, in the order first written to.</summary>
+    public List<ConnectionWriter> Writers { get; private set; } = [];
+
+    /// <summary>Flushes every writer written to since the last call.</summary>
+    public void FlushAll()
+    {
+        foreach (var writer in Writers)
+        {
+            writer.FlushDeferred();
+        }
+        Writers.Clear();
+    }
+
+    /// <summary>Drops a list grown large, so that a pooled owner does not keep it between uses.</summary>
+    public void Trim()
+    {
+        if (Writers.Capacity > MaxKept)
+        {
+            Writers = [];
+        }
+    }
+}
