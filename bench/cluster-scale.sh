@@ -35,8 +35,13 @@ ulimit -n "$(ulimit -Hn)"
 results=$out/results/cluster-scale
 rm -rf "$results" && mkdir -p "$results"
 
-pids=() gen_pids=()
-cleanup() { kill "${gen_pids[@]}" "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+pids=() gen_pids=() server_pids=()
+# Redis last: instances that lose it while they stop log every write that failed.
+cleanup() {
+  kill "${gen_pids[@]}" "${server_pids[@]}" 2>/dev/null || true
+  wait "${gen_pids[@]}" "${server_pids[@]}" 2>/dev/null || true
+  kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true
+}
 trap cleanup EXIT
 
 redis_port=$(free_port)
@@ -48,7 +53,7 @@ for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null &
 channel=scale$RANDOM
 # CLUSTER_LOG=Debug: the backplane's own log lines (catch-ups, retries) in the instances' logs
 server_env=("Serilog__MinimumLevel__Override__KestrelChat.Cluster=${CLUSTER_LOG:-Warning}")
-ports=() admin_ports=() server_pids=()
+ports=() admin_ports=()
 for n in $(seq "$instances"); do
   port=$(free_port) admin_port=$(free_port)
   # DeadAfterSeconds 30 instead of 5: with every process of the run on two cores, the connect storm stalls an
