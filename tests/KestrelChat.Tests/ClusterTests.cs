@@ -110,6 +110,8 @@ public sealed class ClusterTests : TwoInstancesPerTest
 
         await alice.SendLineAsync("/msg bob только тебе");
         Assert.Equal("alice (private): только тебе", (await bob.ReadLineUntilAsync(l => !l.StartsWith('*'))).Line);
+        await alice.SendLineAsync("/msg BOB by look"); // nicknames on another instance compare by look, as here
+        Assert.Equal("alice (private): by look", await bob.ReadLineAsync());
 
         (await adminA.PostAsJsonAsync("/broadcast", new { text = "restart at 22:00" })).EnsureSuccessStatusCode();
         Assert.Equal("* Announcement: restart at 22:00", await alice.ReadLineAsync());

@@ -33,7 +33,7 @@ internal sealed class ClusterRoster
             {
                 return; // the same change through another room's stream, or an older one
             }
-            instance.Clients[id] = (client, version);
+            instance.Clients[id] = Entry.Of(client, version, known);
             instance.Version = Math.Max(instance.Version, version);
         }
     }
@@ -48,10 +48,11 @@ internal sealed class ClusterRoster
             {
                 return; // events newer than the list came since it was written
             }
-            instance.Clients.Clear();
+            var before = instance.Clients;
+            instance.Clients = new(StringComparer.Ordinal);
             foreach (var client in clients)
             {
-                instance.Clients[client.Id] = (client, version);
+                instance.Clients[client.Id] = Entry.Of(client, version, before.GetValueOrDefault(client.Id));
             }
             instance.Version = version;
         }
@@ -110,13 +111,14 @@ internal sealed class ClusterRoster
     /// <summary>Who holds <paramref name="nickname"/> on another instance, by look as nicknames compare.</summary>
     public NicknameOwner? Find(string nickname)
     {
+        var key = Protocol.NicknameRules.Key(nickname);
         lock (_gate)
         {
             foreach (var (name, instance) in _instances)
             {
-                foreach (var (id, (client, _)) in instance.Clients)
+                foreach (var (id, entry) in instance.Clients)
                 {
-                    if (client?.Nick is { } nick && Protocol.NicknameRules.Comparer.Equals(nick, nickname))
+                    if (entry.Client?.Nick is { } nick && string.Equals(entry.Key, key, StringComparison.Ordinal))
                     {
                         return new NicknameOwner(name, id, nick);
                     }
@@ -159,6 +161,20 @@ internal sealed class ClusterRoster
     private sealed class InstanceRoster
     {
         public long Version; // the newest change known
-        public readonly Dictionary<string, (ClusterClient? Client, long Version)> Clients = new(StringComparer.Ordinal); // null: gone (kept against an older event)
+        public Dictionary<string, Entry> Clients = new(StringComparer.Ordinal); // by connection id
+    }
+
+    /// <summary>
+    /// A client as of change <paramref name="Version"/> (null: gone, kept against an older event), with its
+    /// nickname's key (<see cref="Protocol.NicknameRules.Key"/>), worked out once per nickname: /msg looks
+    /// nicknames up by look, and working out every key on each lookup cost two Unicode skeletons per client of
+    /// the cluster (166,000 at 100,000 clients), under this lock.
+    /// </summary>
+    private readonly record struct Entry(ClusterClient? Client, long Version, string? Key)
+    {
+        public static Entry Of(ClusterClient? client, long version, Entry before) =>
+            new(client, version, client?.Nick is not { } nick ? null
+                : string.Equals(before.Client?.Nick, nick, StringComparison.Ordinal) ? before.Key
+                : Protocol.NicknameRules.Key(nick));
     }
 }
