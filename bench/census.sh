@@ -66,6 +66,8 @@ heapstat() {
 # here: createdump reads its whole address space), so the RSS readings come from a server that is never
 # dumped, and the heap censuses from a second one.
 # pass rss|heap: idle, N idle named clients (after the storm's memory is given back), and for rss SETTLE s after they left.
+# The server's log has its give-backs ("Memory given back after a burst: …"): when they ran, and what they freed.
+server_env=("Serilog__MinimumLevel__Override__KestrelChat.Hosting=Information")
 pass() {
   local mode=$1
   port=$(free_port) admin_port=$(free_port)

@@ -54,6 +54,9 @@ internal sealed class ChatRegistry : IClusterReceiver, IDisposable
     /// <summary>Every open connection, named or not.</summary>
     public ICollection<ChatSession> Connections => _connections.Values;
 
+    /// <summary>Open connections now.</summary>
+    public int ConnectionCount => _connections.Count;
+
     /// <summary>The rooms here, the default first: a copy.</summary>
     public IReadOnlyList<Room> Rooms
     {

@@ -11,17 +11,22 @@ namespace KestrelChat.Hosting;
 /// what the heap no longer needs: without it, an idle server allocates nothing, the GC never runs, and a
 /// burst's garbage keeps the process hundreds of megabytes above its idle size for as long as it stays idle.
 /// The collection blocks every thread for a moment (tens to a few hundred milliseconds), so it only runs
-/// when allocation has nearly stopped, and at most once every <see cref="MinimumInterval"/>.
+/// when allocation has nearly stopped, and at most once every <see cref="MinimumInterval"/>. A burst is the
+/// heap or the socket buffers grown by <see cref="BurstBytes"/> since the last collection, or
+/// <see cref="LeaveBurst"/> clients gone since then: clients who leave make garbage of what they held
+/// without allocating anything, so the heap's growth alone missed a crowd that connected, sat, and left.
 /// </summary>
 internal sealed partial class MemoryTrimmer : BackgroundService
 {
     private readonly TrimmingMemoryPoolFactory _pools;
+    private readonly Chat.ChatRegistry _registry;
     private readonly ILogger<MemoryTrimmer> _logger;
     private readonly Counter<long> _givenBack;
 
-    public MemoryTrimmer(TrimmingMemoryPoolFactory pools, IMeterFactory meters, ILogger<MemoryTrimmer> logger)
+    public MemoryTrimmer(TrimmingMemoryPoolFactory pools, Chat.ChatRegistry registry, IMeterFactory meters, ILogger<MemoryTrimmer> logger)
     {
         _pools = pools;
+        _registry = registry;
         _logger = logger;
         var meter = meters.Create(Chat.ChatMetrics.MeterName);
         meter.CreateObservableUpDownCounter("kestrelchat.socket_buffers.in_use", () => pools.Pools.Sum(p => p.InUseBytes), "By",
@@ -34,6 +39,9 @@ internal sealed partial class MemoryTrimmer : BackgroundService
 
     /// <summary>Growth of the GC's committed memory, or of pool blocks dropped, since the last give-back that makes it worth one.</summary>
     public const long BurstBytes = 16L * 1024 * 1024;
+
+    /// <summary>Clients gone since the last give-back that make it worth one (about 12 MB of heap at 6 KB each).</summary>
+    public const int LeaveBurst = 2_000;
 
     /// <summary>Allocation per second under which the process counts as quiet.</summary>
     public const long QuietBytesPerSecond = 2L * 1024 * 1024;
@@ -50,6 +58,7 @@ internal sealed partial class MemoryTrimmer : BackgroundService
         var baseline = GC.GetGCMemoryInfo().TotalCommittedBytes;
         long dropped = 0;
         var quiet = 0;
+        var peakConnections = _registry.ConnectionCount; // since the last give-back
         var last = Stopwatch.StartNew();
         // Ends when the host stops, or is disposed after a failed start (which cancels the token without a stop).
         try
@@ -68,7 +77,10 @@ internal sealed partial class MemoryTrimmer : BackgroundService
                 {
                     baseline = committed; // the GC gave some back by itself
                 }
-                if (quiet < QuietSeconds || last.Elapsed < MinimumInterval || (committed - baseline < BurstBytes && dropped < BurstBytes))
+                var connections = _registry.ConnectionCount;
+                peakConnections = Math.Max(peakConnections, connections);
+                if (quiet < QuietSeconds || last.Elapsed < MinimumInterval
+                    || (committed - baseline < BurstBytes && dropped < BurstBytes && peakConnections - connections < LeaveBurst))
                 {
                     continue;
                 }
@@ -76,12 +88,14 @@ internal sealed partial class MemoryTrimmer : BackgroundService
                 var clock = Stopwatch.StartNew();
                 GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
                 GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+                TrimNativeHeap();
                 _givenBack.Add(1);
                 LogGaveBack(committed / 1048576, GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576, dropped / 1048576,
                     rssBefore / 1048576, Environment.WorkingSet / 1048576, clock.Elapsed.TotalMilliseconds);
                 baseline = GC.GetGCMemoryInfo().TotalCommittedBytes;
                 allocated = GC.GetTotalAllocatedBytes();
                 dropped = 0;
+                peakConnections = connections;
                 last.Restart();
             }
         }
@@ -89,6 +103,30 @@ internal sealed partial class MemoryTrimmer : BackgroundService
         {
         }
     }
+
+    /// <summary>
+    /// glibc's allocator keeps the native memory a burst freed (the runtime's and the sockets' own allocations,
+    /// spread over its per-thread arenas) for reuse, unless it is at the very top of a heap: malloc_trim hands
+    /// every wholly free page back. Best effort: not glibc (musl, another OS), nothing to do.
+    /// </summary>
+    private static void TrimNativeHeap()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+        try
+        {
+            _ = MallocTrim(0); // 1 if memory was released, 0 if not: either is fine
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // Not glibc.
+        }
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "malloc_trim")]
+    private static partial int MallocTrim(nuint pad);
 
     [LoggerMessage(LogLevel.Information, "Memory given back after a burst: GC heap committed {CommittedBefore} → {CommittedAfter} MB, {DroppedMb} MB of socket buffers dropped, RSS {RssBefore} → {RssAfter} MB (the collection took {Milliseconds:0} ms)")]
     private partial void LogGaveBack(long committedBefore, long committedAfter, long droppedMb, long rssBefore, long rssAfter, double milliseconds);
