@@ -65,7 +65,7 @@ heapstat() {
 # Two passes over a fresh server each: taking a dump makes the dumped process's RSS grow (by about 150 MB
 # here: createdump reads its whole address space), so the RSS readings come from a server that is never
 # dumped, and the heap censuses from a second one.
-# pass rss|heap: idle, N idle named clients (after the storm's memory is given back), and for rss SETTLE s after they left.
+# pass rss|heap: idle, N idle named clients (after the storm's memory is given back), and SETTLE s after they left.
 # The server's log has its give-backs ("Memory given back after a burst: …"): when they ran, and what they freed.
 server_env=("Serilog__MinimumLevel__Override__KestrelChat.Hosting=Information")
 pass() {
@@ -84,14 +84,9 @@ pass() {
   for _ in $(seq 30); do sleep 2; [ "$(given_back)" != "$before" ] && break; done
   [ "$(given_back)" != "$before" ] || echo "no compacting collection within 60 s: RSS still holds the storm's garbage" >&2
   if [[ $mode == rss ]]; then snapshot "with $clients clients" >"$results/clients.json"; else heapstat clients; fi
-  if [[ $mode == rss ]]; then
-    wait "$loadgen" || echo "the load generator reported a failure: $results/loadgen.$mode.txt" >&2
-    sleep "$settle"
-    snapshot "$settle s after they left" >"$results/after.json"
-  else
-    kill "$loadgen" 2>/dev/null || true
-    wait "$loadgen" 2>/dev/null || true
-  fi
+  wait "$loadgen" || echo "the load generator reported a failure: $results/loadgen.$mode.txt" >&2
+  sleep "$settle"
+  if [[ $mode == rss ]]; then snapshot "$settle s after they left" >"$results/after.json"; else heapstat after; fi
   stop_server
 }
 given_back() { curl -s "http://127.0.0.1:$admin_port/metrics" | awk '/^kestrelchat_memory_given_back_total/ {n += $NF} END {print n + 0}'; }
@@ -142,4 +137,13 @@ if after:
     print("|---|---:|---:|---:|---:|")
     for size, count, name in grown[:30]:
         print(f"| `{name}` | {size:,} | {count:,} | {size / clients:,.0f} | {count / clients:.2f} |")
+left = census("after")
+if left:
+    kept = sorted(((left[t][0] - before.get(t, (0, 0))[0], left[t][1] - before.get(t, (0, 0))[1], t) for t in left), reverse=True)
+    total = sum(k[0] for k in kept)
+    print(f"\nWhat the managed heap still holds after they left (dumpheap -stat -live, after − idle): {total / 1048576:.1f} MB. The 15 largest:\n")
+    print("| type | bytes | objects |")
+    print("|---|---:|---:|")
+    for size, count, name in kept[:15]:
+        print(f"| `{name}` | {size:,} | {count:,} |")
 PY

@@ -15,6 +15,8 @@ namespace KestrelChat.Hosting;
 /// heap or the socket buffers grown by <see cref="BurstBytes"/> since the last collection, or
 /// <see cref="LeaveBurst"/> clients gone since then: clients who leave make garbage of what they held
 /// without allocating anything, so the heap's growth alone missed a crowd that connected, sat, and left.
+/// A crowd's leaving has a tail (its leave records wait for the history writer, which yields to the chat), so
+/// a give-back that a leave triggered is followed by one more <see cref="FollowUpDelay"/> later, if still quiet.
 /// </summary>
 internal sealed partial class MemoryTrimmer : BackgroundService
 {
@@ -51,6 +53,9 @@ internal sealed partial class MemoryTrimmer : BackgroundService
 
     public static readonly TimeSpan MinimumInterval = TimeSpan.FromSeconds(15);
 
+    /// <summary>How long after a give-back that clients leaving triggered the follow-up one comes.</summary>
+    public static readonly TimeSpan FollowUpDelay = TimeSpan.FromSeconds(20);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
@@ -59,6 +64,7 @@ internal sealed partial class MemoryTrimmer : BackgroundService
         long dropped = 0;
         var quiet = 0;
         var peakConnections = _registry.ConnectionCount; // since the last give-back
+        var followUp = false; // the last give-back was for clients who left: one more once their tail is done
         var last = Stopwatch.StartNew();
         // Ends when the host stops, or is disposed after a failed start (which cancels the token without a stop).
         try
@@ -79,11 +85,14 @@ internal sealed partial class MemoryTrimmer : BackgroundService
                 }
                 var connections = _registry.ConnectionCount;
                 peakConnections = Math.Max(peakConnections, connections);
+                var left = peakConnections - connections >= LeaveBurst;
+                var followUpDue = followUp && last.Elapsed >= FollowUpDelay;
                 if (quiet < QuietSeconds || last.Elapsed < MinimumInterval
-                    || (committed - baseline < BurstBytes && dropped < BurstBytes && peakConnections - connections < LeaveBurst))
+                    || (committed - baseline < BurstBytes && dropped < BurstBytes && !left && !followUpDue))
                 {
                     continue;
                 }
+                followUp = left || (followUp && !followUpDue); // one that came sooner for another reason still has one after it
                 var rssBefore = Environment.WorkingSet;
                 var clock = Stopwatch.StartNew();
                 GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
