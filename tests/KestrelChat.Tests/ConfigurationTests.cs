@@ -15,6 +15,7 @@ public sealed class ConfigurationTests
     [InlineData("Chat:Port", "70000", "Chat:Port must be 0–65535")]
     [InlineData("Chat:BindAddress", "everywhere", "Chat:BindAddress must be an IP address")]
     [InlineData("Chat:DefaultRoom", "lobby", "Chat:DefaultRoom must be '#' and 1–32 letters")]
+    [InlineData("Chat:LargeRoom", "-1", "Chat:LargeRoom must be 0 (every room small) or more; it is -1.")]
     [InlineData("Chat:Limits:MaxRooms", "0", "Chat:Limits:MaxRooms must be at least 1")]
     public void Bad_settings_stop_the_start_with_a_clear_message(string key, string value, string expected)
     {

@@ -66,6 +66,10 @@ internal sealed class ChatOptionsValidator : IValidateOptions<ChatOptions>
         {
             failures.Add($"Chat:DefaultRoom must be '#' and 1–{Protocol.RoomNames.MaxLength} letters, digits, '-' or '_' (like #lobby); it is '{options.DefaultRoom}'.");
         }
+        if (options.LargeRoom < 0)
+        {
+            failures.Add($"Chat:LargeRoom must be 0 (every room small) or more; it is {options.LargeRoom}.");
+        }
         if (options.HasOperatorPassword && string.IsNullOrWhiteSpace(options.OperatorPassword))
         {
             failures.Add("Chat:OperatorPassword is only spaces: leave it empty to disable /oper, or set a real password.");
