@@ -338,7 +338,7 @@ internal sealed partial class RedisBackplane(
     private readonly SemaphoreSlim _beating = new(1, 1); // one heartbeat at a time: the tick and a reconnect's may meet
     // What this instance's list in Redis holds, per connection: written as changes between whole writes (_beating).
     private readonly Dictionary<string, ListedClient> _listed = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (long Version, long Beat)> _repairedFrom = new(StringComparer.Ordinal); // instance → list read, when (_beating)
+    private readonly Dictionary<string, long> _repairedFrom = new(StringComparer.Ordinal); // instance → the beat its list was last read at (_beating)
     private long _beats; // _beating: heartbeats so far
     private long _wholeListBeat = -WholeListEvery; // _beating: when the list was last written whole (the first one is)
     private volatile bool _listLost = true; // Redis came back (it may have restarted empty): the next list is whole
@@ -473,10 +473,10 @@ internal sealed partial class RedisBackplane(
             // told (a member change they may have missed), and not more often than every RepairEvery beats: in a
             // connect storm every list moves at every beat, and reading 16,000 entries from each instance at each
             // beat held Redis the most; the events are seldom behind the list.
-            if (!whole && _repairedFrom.TryGetValue(instance, out var read)
-                && (_beats - read.Beat < RepairEvery
+            if (!whole && _repairedFrom.TryGetValue(instance, out var readAt)
+                && (_beats - readAt < RepairEvery
                     || ((await db.HashGetAsync(ClientsKey(instance), VersionField).ConfigureAwait(false)).TryParse(out long current)
-                        && (current == read.Version || current <= _roster.VersionOf(instance)))))
+                        && current <= _roster.VersionOf(instance)))) // the list read last, or the events since, have it all
             {
                 continue;
             }
@@ -488,7 +488,7 @@ internal sealed partial class RedisBackplane(
             }
             _roster.Repair(instance, asOf, [.. entries.Where(e => e.Name != VersionField)
                 .Select(e => ClusterClient.Deserialize((string)e.Value!)).OfType<ClusterClient>()]);
-            _repairedFrom[instance] = (asOf, _beats);
+            _repairedFrom[instance] = _beats;
         }
     }
 
