@@ -13,8 +13,8 @@ internal static class HistorySetup
         services.AddOptions<HistoryOptions>().BindConfiguration(HistoryOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<HistoryOptions>, HistoryOptionsValidator>();
         // One instance: an SQLite file. A cluster: Redis streams, so history is the same whichever instance a client lands on.
-        services.AddSingleton<IHistoryStore>(provider => provider.GetRequiredService<IChatBackplane>() is RedisBackplane redis
-            ? new RedisHistoryStore(redis, provider.GetRequiredService<IOptions<HistoryOptions>>().Value.MaxMessagesPerRoom)
+        services.AddSingleton(provider => provider.GetRequiredService<IOptions<RedisOptions>>().Value.Enabled
+            ? RedisStore(provider)
             : new SqliteHistoryStore(System.IO.Path.Combine(
                 provider.GetRequiredService<IHostEnvironment>().ContentRootPath, provider.GetRequiredService<IOptions<HistoryOptions>>().Value.Path)));
         services.AddSingleton(provider => new ChatHistory(
@@ -27,6 +27,13 @@ internal static class HistorySetup
         services.AddHealthChecks().AddCheck<HistoryHealthCheck>("history");
         return services;
     }
+
+    // Apart, so that a single instance never loads StackExchange.Redis (1 MB of its idle memory, and the JIT's
+    // work on it): the JIT loads the assemblies a method names when it compiles the method.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1859", Justification = "Returning RedisHistoryStore would put the type in the caller's signature and load it.")]
+    private static IHistoryStore RedisStore(IServiceProvider provider) => new RedisHistoryStore(
+        (RedisBackplane)provider.GetRequiredService<IChatBackplane>(), provider.GetRequiredService<IOptions<HistoryOptions>>().Value.MaxMessagesPerRoom);
 }
 
 /// <summary>Degraded (not unhealthy) while the store fails: the chat goes on, history lives in memory only.</summary>

@@ -79,21 +79,25 @@ internal sealed class ChatTlsOptionsValidator : IValidateOptions<ChatTlsOptions>
                     "give that user read permission (chmod, chown, or chgrp and chmod g+r).");
             }
         }
+        return CertificateProblem(options) is { } problem ? ValidateOptionsResult.Fail(problem) : ValidateOptionsResult.Success;
+    }
+
+    // Apart, so that a server without TLS never loads System.Security.Cryptography (see ServedCertificate).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static string? CertificateProblem(ChatTlsOptions options)
+    {
         try
         {
             using var certificate = options.LoadCertificate();
-            if (!certificate.HasPrivateKey)
-            {
-                return ValidateOptionsResult.Fail($"Chat:Tls:CertificatePath '{options.CertificatePath}' has no private key: export the .pfx with its key, or set Chat:Tls:KeyPath.");
-            }
+            return certificate.HasPrivateKey ? null
+                : $"Chat:Tls:CertificatePath '{options.CertificatePath}' has no private key: export the .pfx with its key, or set Chat:Tls:KeyPath.";
         }
         catch (CryptographicException ex)
         {
             var what = string.IsNullOrEmpty(options.KeyPath)
                 ? "is not a .pfx file that Chat:Tls:CertificatePassword opens (wrong or missing password?)"
                 : $"and Chat:Tls:KeyPath '{options.KeyPath}' are not a PEM certificate and its key (wrong password?)";
-            return ValidateOptionsResult.Fail($"Chat:Tls:CertificatePath '{options.CertificatePath}' {what}: {ex.Message}");
+            return $"Chat:Tls:CertificatePath '{options.CertificatePath}' {what}: {ex.Message}";
         }
-        return ValidateOptionsResult.Success;
     }
 }

@@ -1,6 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using KestrelChat.Chat;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -31,7 +29,7 @@ internal sealed partial class KestrelEndpoints(
     private ListenOptions? _tlsListener;
     private ListenOptions? _adminListener;
     private ListenOptions? _webListener;
-    private X509Certificate2? _certificate; // Kestrel serves it for the process's lifetime
+    private ServedCertificate? _certificate;
     private ConnectionGate? _chatGate;
     private ConnectionGate? _adminGate;
 
@@ -73,13 +71,13 @@ internal sealed partial class KestrelEndpoints(
         });
         if (tls.Value is { Port: { } tlsPort } tlsOptions)
         {
-            _certificate = tlsOptions.LoadCertificate(); // checked at start by ChatTlsOptionsValidator
+            _certificate = ServedCertificate.Load(tlsOptions);
             kestrel.Listen(new GatedEndPoint(new IPEndPoint(chatOptions.BindIPAddress, tlsPort), _chatGate), listen =>
             {
                 // Connection middleware runs in the order added: the limits first, so a handshake counts;
                 // then TLS, so the handler reads and writes plain text.
                 listen.Use(connectionLimits.Middleware(tls: true));
-                listen.UseHttps(_certificate);
+                _certificate.Serve(listen);
                 listen.UseConnectionHandler<ChatConnectionHandler>();
                 _tlsListener = listen;
             });
@@ -92,8 +90,8 @@ internal sealed partial class KestrelEndpoints(
                 listen.Protocols = HttpProtocols.Http1; // WebSockets over HTTP/1.1: one connection, one upgrade
                 if (webOptions.IsHttps)
                 {
-                    _certificate ??= tls.Value.LoadCertificate();
-                    listen.UseHttps(_certificate);
+                    _certificate ??= ServedCertificate.Load(tls.Value);
+                    _certificate.Serve(listen);
                 }
                 _webListener = listen;
             });
@@ -115,9 +113,10 @@ internal sealed partial class KestrelEndpoints(
     private void LogBound()
     {
         LogChatListening(Chat?.ToString());
-        if (_certificate is not null)
+        if (ChatTls is { } tlsEndPoint && _certificate is not null)
         {
-            LogChatTlsListening(ChatTls?.ToString(), _certificate.Subject, _certificate.NotAfter, Sha256Fingerprint(_certificate));
+            var (subject, notAfter, fingerprint) = _certificate.Describe();
+            LogChatTlsListening(tlsEndPoint.ToString(), subject, notAfter, fingerprint);
         }
         if (Web is { } webEndPoint)
         {
@@ -145,12 +144,8 @@ internal sealed partial class KestrelEndpoints(
     [LoggerMessage(LogLevel.Information, "Chat listening on tcp://{ChatEndPoint}")]
     private partial void LogChatListening(string? chatEndPoint);
 
-    /// <summary>"AB:CD:…", as <c>openssl x509 -noout -fingerprint -sha256</c> prints it, for clients to compare.</summary>
-    private static string Sha256Fingerprint(X509Certificate2 certificate) =>
-        string.Join(':', certificate.GetCertHash(HashAlgorithmName.SHA256).Select(b => b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture)));
-
     [LoggerMessage(LogLevel.Information, "Chat (TLS) listening on tls://{ChatTlsEndPoint} (certificate {Subject}, valid until {NotAfter:yyyy-MM-dd}, SHA-256 {Fingerprint})")]
-    private partial void LogChatTlsListening(string? chatTlsEndPoint, string subject, DateTime notAfter, string fingerprint);
+    private partial void LogChatTlsListening(string chatTlsEndPoint, string subject, DateTime notAfter, string fingerprint);
 
     [LoggerMessage(LogLevel.Information, "Connections: chat up to {Chat} (plain and TLS together), admin API up to {Admin}; open-files limit {Limit} ({Open} open at start, {Reserve} kept for files, Redis and logs)")]
     private partial void LogBudget(int chat, int admin, string limit, int open, int reserve);
