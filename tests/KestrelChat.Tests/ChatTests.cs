@@ -22,6 +22,31 @@ public sealed class ChatTests : ServerPerTest
     }
 
     [Fact]
+    public async Task In_a_room_larger_than_one_flush_round_every_member_gets_each_line_once_and_in_order()
+    {
+        // A fan-out to more members than DeferredFlushes.MaxWaiting flushes those written so far in rounds, while it writes on.
+        const int Members = KestrelChat.Chat.DeferredFlushes.MaxWaiting + 44;
+        await using var server = ChatServer.Start(("Chat:Limits:MaxConnectionsPerIp", "0"));
+        var clients = await Task.WhenAll(Enumerable.Range(0, Members).Select(i => server.JoinAsync($"m{i}")));
+        try
+        {
+            await clients[0].SendLineAsync("first");
+            await clients[0].SendLineAsync("second");
+
+            foreach (var client in clients[1..])
+            {
+                // Presence notices of the others' joins may come first; then m0's two lines, each once, in order.
+                Assert.Equal("m0: first", (await client.ReadLineUntilAsync(l => l.StartsWith("m0: ", StringComparison.Ordinal))).Line);
+                Assert.Equal("m0: second", (await client.ReadLineUntilAsync(l => l.StartsWith("m0: ", StringComparison.Ordinal))).Line);
+            }
+        }
+        finally
+        {
+            await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask()));
+        }
+    }
+
+    [Fact]
     public async Task Others_are_told_when_someone_joins_and_when_someone_leaves()
     {
         await using var alice = await Server.JoinAsync("alice");

@@ -8,6 +8,14 @@ namespace KestrelChat.Chat;
 /// </summary>
 internal sealed class DeferredFlushes
 {
+    /// <summary>
+    /// A fan-out flushes the members written to so far once this many wait: in a room of thousands the
+    /// first members' lines then go out while the rest are still being written, instead of after the last
+    /// one (the transport's send loops run on the other core meanwhile). A room smaller than this still gets
+    /// its flushes together, once per read.
+    /// </summary>
+    public const int MaxWaiting = 256;
+
     /// <summary>A list that grew past this (a room of thousands) is dropped by <see cref="Trim"/> rather than kept.</summary>
     private const int MaxKept = 1024;
 

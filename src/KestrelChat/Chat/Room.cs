@@ -121,6 +121,10 @@ internal sealed class Room : IDisposable
             {
                 referenced |= member.Send(bytes, lines, scope); // flushed once the sender's whole read is handled
                 recipients++;
+                if (scope.Flushes.Writers.Count >= DeferredFlushes.MaxWaiting)
+                {
+                    scope.FlushAll();
+                }
             }
         }
         return (recipients, referenced);
