@@ -19,6 +19,13 @@ internal sealed class DeferredFlushes
     /// <summary>A list that grew past this (a room of thousands) is dropped by <see cref="Trim"/> rather than kept.</summary>
     private const int MaxKept = 1024;
 
+    /// <summary>
+    /// Whether a walk over a room flushes in rounds of <see cref="MaxWaiting"/> (a read's fan-out always does).
+    /// The cluster's inbox sets it for a batch of one message only: a batch of several would then flush each
+    /// member once per message instead of once per batch.
+    /// </summary>
+    public bool InRounds { get; set; } = true;
+
     /// <summary>Each writer once, in the order first written to.</summary>
     public List<ConnectionWriter> Writers { get; private set; } = [];
 

@@ -93,6 +93,10 @@ internal sealed class MemberList
                 {
                     member.Send(line, lines, flushes);
                     sent++;
+                    if (flushes is { InRounds: true } && flushes.Writers.Count >= DeferredFlushes.MaxWaiting)
+                    {
+                        flushes.FlushAll();
+                    }
                 }
             }
             return sent;

@@ -24,7 +24,7 @@ internal sealed partial class ClusterInbox(Guid self, Action<ClusterMessage, Def
     internal static readonly TimeSpan HoleNoticeInterval = TimeSpan.FromMinutes(1);
 
     private readonly Lock _gate = new();
-    private readonly DeferredFlushes _flushes = new();           // _gate: recipients written to and not yet flushed
+    private readonly DeferredFlushes _flushes = new() { InRounds = false }; // _gate: recipients written to and not yet flushed
     private readonly Dictionary<string, RoomState> _rooms = [];  // _gate, by room key
     private StreamId _newest;                                    // _gate: the newest id delivered from any room
     private bool _suspended;                                     // _gate: no subscription: live entries wait
@@ -47,6 +47,9 @@ internal sealed partial class ClusterInbox(Guid self, Action<ClusterMessage, Def
     {
         lock (_gate)
         {
+            // One line (a chat at its everyday pace): its walk over a large room flushes in rounds, so the first
+            // members have it while the rest are written. Several: each member is flushed once, at the end.
+            _flushes.InRounds = entries.Count == 1 && entries[0].Entry.Messages.Count == 1;
             try
             {
                 foreach (var (id, entry) in entries)
@@ -56,6 +59,7 @@ internal sealed partial class ClusterInbox(Guid self, Action<ClusterMessage, Def
             }
             finally
             {
+                _flushes.InRounds = false;
                 _flushes.FlushAll();
             }
         }

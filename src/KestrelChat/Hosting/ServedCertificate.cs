@@ -8,8 +8,8 @@ namespace KestrelChat.Hosting;
 /// <summary>
 /// The certificate the TLS listeners serve (the TLS chat, an https web chat), loaded once for the process's
 /// lifetime. A class of its own, whose members are never inlined into their callers, so that a server without
-/// TLS (the default) never loads System.Security.Cryptography and System.Net.Security: the JIT loads the
-/// assemblies of the types a method names when it compiles the method (1.6 MB of the idle process).
+/// TLS (the default) never loads System.Security.Cryptography: the JIT loads the assemblies of the types a
+/// method names when it compiles the method (about 1 MB of the idle process).
 /// </summary>
 internal sealed class ServedCertificate
 {

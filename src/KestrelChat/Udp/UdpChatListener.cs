@@ -29,8 +29,8 @@ internal sealed partial class UdpChatListener(
     ILogger<UdpChatListener> logger) : IHostedService, IDisposable
 {
     private readonly UdpOptions _options = options.Value;
-    // Made when UDP starts: its key comes from OpenSSL's generator, and loading OpenSSL costs a server with
-    // UDP off (the default) about 5 MB of its idle memory.
+    // Made when UDP starts: its key comes from OpenSSL's generator, and loading OpenSSL would cost a server
+    // with UDP off (the default) about 4 MB of its idle memory.
     private AddressProof _proof = null!;
     private readonly ConcurrentDictionary<SocketAddress, UdpConnection> _clients = new();
     private readonly ConcurrentDictionary<UdpConnection, Task> _running = new();
