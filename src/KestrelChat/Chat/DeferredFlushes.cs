@@ -39,6 +39,15 @@ internal sealed class DeferredFlushes
         Writers.Clear();
     }
 
+    /// <summary>Called by a walk over a room after each member it wrote to: flushes the round once <see cref="MaxWaiting"/> wait (when <see cref="InRounds"/>).</summary>
+    public void FlushRoundIfFull()
+    {
+        if (InRounds && Writers.Count >= MaxWaiting)
+        {
+            FlushAll();
+        }
+    }
+
     /// <summary>Drops a list grown large, so that a pooled owner does not keep it between uses.</summary>
     public void Trim()
     {

@@ -93,10 +93,7 @@ internal sealed class MemberList
                 {
                     member.Send(line, lines, flushes);
                     sent++;
-                    if (flushes is { InRounds: true } && flushes.Writers.Count >= DeferredFlushes.MaxWaiting)
-                    {
-                        flushes.FlushAll();
-                    }
+                    flushes?.FlushRoundIfFull();
                 }
             }
             return sent;

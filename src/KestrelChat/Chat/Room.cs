@@ -121,10 +121,7 @@ internal sealed class Room : IDisposable
             {
                 referenced |= member.Send(bytes, lines, scope); // flushed once the sender's whole read is handled
                 recipients++;
-                if (scope.Flushes.Writers.Count >= DeferredFlushes.MaxWaiting)
-                {
-                    scope.FlushAll();
-                }
+                scope.Flushes.FlushRoundIfFull();
             }
         }
         return (recipients, referenced);
