@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using KestrelChat.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
 namespace KestrelChat.Tests;
@@ -213,6 +214,19 @@ public sealed class UdpTests : IAsyncLifetime
         (await admin.DeleteAsync($"/clients/{id}?reason=too%20loud")).EnsureSuccessStatusCode();
         await noisy.ReceiveUntilAsync(l => l == "! You were disconnected by an operator: too loud");
         await tcp.ReadLineUntilAsync(l => l == "* noisy left the chat.");
+    }
+
+    [Fact]
+    public async Task The_UDP_chat_stops_cleanly_when_the_host_disposes_it_before_its_stop_has_finished()
+    {
+        // Under WebApplicationFactory the program's own RunAsync stops and disposes the host while the factory is
+        // still stopping it: the listener's Dispose can come in the middle of its StopAsync.
+        using var udp = await UdpChatClient.JoinAsync(Server.UdpEndPoint, "alice");
+        var listener = Server.Services.GetRequiredService<KestrelChat.Udp.UdpChatListener>();
+
+        listener.Dispose();
+        await listener.StopAsync(CancellationToken.None); // threw ObjectDisposedException (its token source was gone)
+        // and the stop the host makes at the end of the test runs again over it
     }
 
     private static (long Answered, long Unanswered) Proofs(string metrics)

@@ -34,6 +34,8 @@ internal sealed partial class UdpChatListener(
     private AddressProof _proof = null!;
     private readonly ConcurrentDictionary<SocketAddress, UdpConnection> _clients = new();
     private readonly ConcurrentDictionary<UdpConnection, Task> _running = new();
+    // Never disposed (it has no timer): a Dispose that races StopAsync, as when the host's Run and its owner both
+    // stop it, cannot make the stop throw.
     private readonly CancellationTokenSource _stopping = new();
     private readonly long _idPrefix = Random.Shared.NextInt64(1L << 40);
     private Socket? _socket;
@@ -107,8 +109,8 @@ internal sealed partial class UdpChatListener(
 
     public void Dispose()
     {
+        _stopping.Cancel();
         _socket?.Dispose();
-        _stopping.Dispose();
     }
 
     /// <summary>One loop for every datagram: nothing is allocated per datagram once the clients are in.</summary>
