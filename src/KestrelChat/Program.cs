@@ -89,6 +89,9 @@ builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListen
 builder.Services.AddTcpKeepAlive();
 
 builder.Services.AddProblemDetails();
+// The admin API's JSON through serializers made at compile time only (Admin/ChatJsonContext.cs): no reflection,
+// as the Native AOT build requires, and the same in the JIT-compiled server and its tests.
+builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.TypeInfoResolver = ChatJsonContext.Default);
 // Bad JSON, a wrong content type or a too-large body must answer 400/415/413, in every environment:
 // in Development this defaults to true, and the exception would reach the exception handler as a 500.
 builder.Services.Configure<RouteHandlerOptions>(routes => routes.ThrowOnBadRequest = false);

@@ -108,7 +108,7 @@ internal static class DashboardEndpoints
     private static async Task WriteChunkAsync(HttpResponse response, WireChunk chunk, CancellationToken cancellationToken)
     {
         await response.WriteAsync(chunk.FromClient ? "event: in\ndata: " : "event: out\ndata: ", cancellationToken).ConfigureAwait(false);
-        await JsonSerializer.SerializeAsync(response.Body, new WireEvent(chunk.At, chunk.Bytes, chunk.Cut), JsonSerializerOptions.Web, cancellationToken).ConfigureAwait(false);
+        await JsonSerializer.SerializeAsync(response.Body, new WireEvent(chunk.At, chunk.Bytes, chunk.Cut), ChatJsonContext.Default.WireEvent, cancellationToken).ConfigureAwait(false);
         await response.WriteAsync("\n\n", cancellationToken).ConfigureAwait(false);
         await response.Body.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -129,7 +129,7 @@ internal static class DashboardEndpoints
                     await AdminEndpoints.RoomsAsync(registry, backplane).ConfigureAwait(false),
                     backplane.RemoteStaleFor is { } stale ? (long)stale.TotalSeconds : null);
                 await response.WriteAsync("event: snapshot\ndata: ", aborted).ConfigureAwait(false);
-                await JsonSerializer.SerializeAsync(response.Body, snapshot, JsonSerializerOptions.Web, aborted).ConfigureAwait(false);
+                await JsonSerializer.SerializeAsync(response.Body, snapshot, ChatJsonContext.Default.DashboardSnapshot, aborted).ConfigureAwait(false);
                 await response.WriteAsync("\n\n", aborted).ConfigureAwait(false);
                 await response.Body.FlushAsync(aborted).ConfigureAwait(false);
             }

@@ -1,6 +1,7 @@
-using System.Reflection;
-using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.Extensions.Options;
 
 namespace KestrelChat.Admin;
 
@@ -24,7 +25,7 @@ internal static class ExplainedStatusCodes
                 (StatusCodes.Status415UnsupportedMediaType, _) =>
                     "This endpoint takes a JSON body: send the header Content-Type: application/json (curl: -H 'Content-Type: application/json').",
                 (StatusCodes.Status400BadRequest, { RequestType: { } type }) =>
-                    $"The body must be JSON like {Example(type)}.",
+                    $"The body must be JSON like {Example(http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions.GetTypeInfo(type))}.",
                 _ => null,
             };
             await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
@@ -35,17 +36,14 @@ internal static class ExplainedStatusCodes
         });
 
     /// <summary>{"text": "…"} for POST /broadcast's body: each property in the JSON's own (camelCase) spelling with a sample value.</summary>
-    internal static string Example(Type? type)
+    /// <remarks>Read from the serializer's own contract for the type (made at compile time, ChatJsonContext), so the names are the ones it reads.</remarks>
+    private static string Example(JsonTypeInfo contract)
     {
-        if (type is null)
-        {
-            return "{}";
-        }
-        var fields = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p =>
+        var fields = contract.Properties.Select(p =>
         {
             var kind = Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType;
             var sample = kind == typeof(string) ? "\"…\"" : kind == typeof(bool) ? "true" : kind.IsPrimitive ? "0" : "{…}";
-            return $"\"{JsonNamingPolicy.CamelCase.ConvertName(p.Name)}\": {sample}";
+            return $"\"{p.Name}\": {sample}";
         });
         return "{" + string.Join(", ", fields) + "}";
     }

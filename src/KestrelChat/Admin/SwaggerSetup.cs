@@ -1,47 +1,53 @@
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
-using Swashbuckle.AspNetCore.SwaggerGen;
 
 namespace KestrelChat.Admin;
 
-/// <summary>OpenAPI document and Swagger UI at /swagger, with the API key usable from the Authorize button.</summary>
+/// <summary>
+/// The OpenAPI document at /swagger/v1/swagger.json (ASP.NET Core's generator: made from the endpoints' metadata
+/// and the models' doc comments at compile time, so it works in the Native AOT build) and Swagger UI at /swagger,
+/// with the API key usable from the Authorize button.
+/// </summary>
 internal static class SwaggerSetup
 {
+    private const string DocumentName = "v1";
+    private const string DocumentPath = "/swagger/{documentName}/swagger.json";
+
     public static IServiceCollection AddAdminSwagger(this IServiceCollection services)
     {
-        services.AddEndpointsApiExplorer();
-        services.AddSwaggerGen(options =>
+        services.AddOpenApi(DocumentName, options =>
         {
-            options.SwaggerDoc("v1", new OpenApiInfo
+            options.AddDocumentTransformer((document, _, _) =>
             {
-                Title = "KestrelChat admin API",
-                Version = "v1",
-                Description = "List the chat's clients and rooms, disconnect a client, announce to everyone or to one room, and stop the server. " +
-                    "When Admin:ApiKey is set, click Authorize and enter the key.",
+                document.Info = new OpenApiInfo
+                {
+                    Title = "KestrelChat admin API",
+                    Version = DocumentName,
+                    Description = "List the chat's clients and rooms, disconnect a client, announce to everyone or to one room, and stop the server. " +
+                        "When Admin:ApiKey is set, click Authorize and enter the key.",
+                };
+                document.Components ??= new OpenApiComponents();
+                document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+                document.Components.SecuritySchemes[ApiKeyAuthenticationHandler.SchemeName] = new OpenApiSecurityScheme
+                {
+                    Type = SecuritySchemeType.ApiKey,
+                    In = ParameterLocation.Header,
+                    Name = ApiKeyAuthenticationHandler.HeaderName,
+                    Description = "The admin API key (Admin:ApiKey). 'Authorization: Bearer KEY' works too.",
+                };
+                return Task.CompletedTask;
             });
-            // The models' own doc comments (what each field of GET /clients, GET /rooms and POST /broadcast means).
-            var comments = Path.Combine(AppContext.BaseDirectory, "KestrelChat.xml");
-            if (File.Exists(comments))
-            {
-                options.IncludeXmlComments(comments);
-            }
-            options.AddSecurityDefinition(ApiKeyAuthenticationHandler.SchemeName, new OpenApiSecurityScheme
-            {
-                Type = SecuritySchemeType.ApiKey,
-                In = ParameterLocation.Header,
-                Name = ApiKeyAuthenticationHandler.HeaderName,
-                Description = "The admin API key (Admin:ApiKey). 'Authorization: Bearer KEY' works too.",
-            });
-            options.OperationFilter<ApiKeyRequirementFilter>();
+            options.AddOperationTransformer(MarkKeyRequirement);
         });
         return services;
     }
 
     /// <summary>
-    /// Serves /swagger through a branch built on its first request. Swashbuckle's middleware takes a
-    /// service in Invoke, which ASP.NET Core binds by compiling an expression tree: built at start-up, it
-    /// costs every server about 4 MB (System.Linq.Expressions, the UI's file provider) for a page an
-    /// operator opens now and then.
+    /// The document as an endpoint; Swagger UI through a branch built on its first request. The UI's middleware
+    /// takes a service in Invoke, which ASP.NET Core binds by compiling an expression tree: built at start-up, it
+    /// costs every server memory (System.Linq.Expressions, the UI's file provider) for a page an operator opens
+    /// now and then.
     /// </summary>
     public static WebApplication UseAdminSwagger(this WebApplication app)
     {
@@ -50,10 +56,9 @@ internal static class SwaggerSetup
             var swagger = new Lazy<RequestDelegate>(() =>
             {
                 var branch = ((IApplicationBuilder)app).New();
-                branch.UseSwagger();
                 branch.UseSwaggerUI(options =>
                 {
-                    options.SwaggerEndpoint("/swagger/v1/swagger.json", "KestrelChat admin API v1");
+                    options.SwaggerEndpoint(DocumentPath.Replace("{documentName}", DocumentName, StringComparison.Ordinal), "KestrelChat admin API v1");
                     options.DocumentTitle = "KestrelChat admin API";
                 });
                 branch.Run(next);
@@ -61,30 +66,29 @@ internal static class SwaggerSetup
             });
             return context => context.Request.Path.StartsWithSegments("/swagger") ? swagger.Value(context) : next(context);
         });
+        app.MapOpenApi(DocumentPath).AllowAnonymous();
         return app;
     }
 
     /// <summary>Marks the operations that need the key (those that require authorization), and only those.</summary>
-    private sealed class ApiKeyRequirementFilter : IOperationFilter
+    private static Task MarkKeyRequirement(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
     {
-        public void Apply(OpenApiOperation operation, OperationFilterContext context)
+        var metadata = context.Description.ActionDescriptor.EndpointMetadata;
+        if (!metadata.OfType<IAuthorizeData>().Any() || metadata.OfType<IAllowAnonymous>().Any())
         {
-            var metadata = context.ApiDescription.ActionDescriptor.EndpointMetadata;
-            if (!metadata.OfType<IAuthorizeData>().Any() || metadata.OfType<IAllowAnonymous>().Any())
-            {
-                return;
-            }
-            operation.Security ??= [];
-            operation.Security.Add(new OpenApiSecurityRequirement
-            {
-                [new OpenApiSecuritySchemeReference(ApiKeyAuthenticationHandler.SchemeName, context.Document)] = [],
-            });
-            operation.Responses ??= [];
-            operation.Responses.TryAdd("401", new OpenApiResponse { Description = "The API key is missing or wrong." });
-            operation.Responses.TryAdd("429", new OpenApiResponse
-            {
-                Description = "Too many requests with a missing or wrong key from this address (Admin:FailedKeyAttemptsPerMinute).",
-            });
+            return Task.CompletedTask;
         }
+        operation.Security ??= [];
+        operation.Security.Add(new OpenApiSecurityRequirement
+        {
+            [new OpenApiSecuritySchemeReference(ApiKeyAuthenticationHandler.SchemeName, context.Document)] = [],
+        });
+        operation.Responses ??= [];
+        operation.Responses.TryAdd("401", new OpenApiResponse { Description = "The API key is missing or wrong." });
+        operation.Responses.TryAdd("429", new OpenApiResponse
+        {
+            Description = "Too many requests with a missing or wrong key from this address (Admin:FailedKeyAttemptsPerMinute).",
+        });
+        return Task.CompletedTask;
     }
 }

@@ -28,14 +28,14 @@ internal sealed record ClusterClient(
         session.Id, session.Nickname, session.Room?.Name, session.RemoteEndPoint?.ToString(), session.LocalEndPoint?.ToString(),
         session.ConnectedAt, session.BytesIn, session.BytesOut, session.MessagesIn, session.MessagesOut, session.IsOperator, session.IsTls, session.Transport);
 
-    public static string Serialize(ChatSession session) => JsonSerializer.Serialize(From(session), JsonSerializerOptions.Web);
+    public static string Serialize(ChatSession session) => JsonSerializer.Serialize(From(session), ChatJsonContext.Default.ClusterClient);
 
     /// <summary>Null for anything that is not one (another program's key, an older format): skipped.</summary>
     public static ClusterClient? Deserialize(string json)
     {
         try
         {
-            return JsonSerializer.Deserialize<ClusterClient>(json, JsonSerializerOptions.Web);
+            return JsonSerializer.Deserialize(json, ChatJsonContext.Default.ClusterClient);
         }
         catch (JsonException)
         {

@@ -132,7 +132,7 @@ internal sealed class ClusterRoster
     public static byte[] EventLine(long version, ClusterClient? client) =>
         Encoding.UTF8.GetBytes(client is null
             ? version.ToString(CultureInfo.InvariantCulture)
-            : $"{version.ToString(CultureInfo.InvariantCulture)}\n{System.Text.Json.JsonSerializer.Serialize(client, System.Text.Json.JsonSerializerOptions.Web)}");
+            : $"{version.ToString(CultureInfo.InvariantCulture)}\n{System.Text.Json.JsonSerializer.Serialize(client, Admin.ChatJsonContext.Default.ClusterClient)}");
 
     private static bool TryReadEvent(byte[] line, out long version, out ClusterClient? client)
     {

@@ -46,16 +46,13 @@ public sealed class AdminOptions
     internal bool HasApiKey => !string.IsNullOrEmpty(ApiKey);
 
     /// <summary>The address and port to bind; "localhost" means 127.0.0.1.</summary>
-    internal IPEndPoint EndPoint
+    internal IPEndPoint EndPoint() // a method: the configuration binder leaves it alone
     {
-        get
-        {
-            var uri = new Uri(Url);
-            var address = uri.IsLoopback && !IPAddress.TryParse(uri.Host.Trim('[', ']'), out _)
-                ? IPAddress.Loopback
-                : IPAddress.Parse(uri.Host.Trim('[', ']'));
-            return new IPEndPoint(address, uri.Port);
-        }
+        var uri = new Uri(Url);
+        var address = uri.IsLoopback && !IPAddress.TryParse(uri.Host.Trim('[', ']'), out _)
+            ? IPAddress.Loopback
+            : IPAddress.Parse(uri.Host.Trim('[', ']'));
+        return new IPEndPoint(address, uri.Port);
     }
 }
 

@@ -46,7 +46,7 @@ public sealed class ChatOptions
     /// <summary>The log category of <see cref="TraceBytes"/>; turning the setting on lowers just this category to Debug.</summary>
     public const string WireLogCategory = "KestrelChat.Wire";
 
-    internal IPAddress BindIPAddress => IPAddress.Parse(BindAddress);
+    internal IPAddress BindIPAddress() => IPAddress.Parse(BindAddress); // a method: the configuration binder leaves it alone
 }
 
 internal sealed class ChatOptionsValidator : IValidateOptions<ChatOptions>

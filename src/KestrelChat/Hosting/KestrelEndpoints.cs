@@ -59,7 +59,7 @@ internal sealed partial class KestrelEndpoints(
         var gateLogger = loggerFactory.CreateLogger<ConnectionGate>();
         _chatGate = new ConnectionGate("Chat", budget.ChatConnections + DescriptorBudget.RefusalsInFlight, gateLogger) { NearDescriptorLimit = budget.NearLimit };
         _adminGate = new ConnectionGate("Admin API", budget.AdminConnections, gateLogger) { NearDescriptorLimit = budget.NearLimit };
-        kestrel.Listen(new GatedEndPoint(new IPEndPoint(chatOptions.BindIPAddress, chatOptions.Port), _chatGate), listen =>
+        kestrel.Listen(new GatedEndPoint(new IPEndPoint(chatOptions.BindIPAddress(), chatOptions.Port), _chatGate), listen =>
         {
             listen.Use(connectionLimits.Middleware(tls: false));
             if (chatOptions.TraceBytes)
@@ -72,7 +72,7 @@ internal sealed partial class KestrelEndpoints(
         if (tls.Value is { Port: { } tlsPort } tlsOptions)
         {
             _certificate = ServedCertificate.Load(tlsOptions);
-            kestrel.Listen(new GatedEndPoint(new IPEndPoint(chatOptions.BindIPAddress, tlsPort), _chatGate), listen =>
+            kestrel.Listen(new GatedEndPoint(new IPEndPoint(chatOptions.BindIPAddress(), tlsPort), _chatGate), listen =>
             {
                 // Connection middleware runs in the order added: the limits first, so a handshake counts;
                 // then TLS, so the handler reads and writes plain text.
@@ -85,7 +85,7 @@ internal sealed partial class KestrelEndpoints(
         if (web.Value is { Enabled: true } webOptions)
         {
             // Browsers' connections are chat connections: the chat's gate and limits (taken at /ws) apply.
-            kestrel.Listen(new GatedEndPoint(webOptions.EndPoint, _chatGate), listen =>
+            kestrel.Listen(new GatedEndPoint(webOptions.EndPoint(), _chatGate), listen =>
             {
                 listen.Protocols = HttpProtocols.Http1; // WebSockets over HTTP/1.1: one connection, one upgrade
                 if (webOptions.IsHttps)
@@ -96,7 +96,7 @@ internal sealed partial class KestrelEndpoints(
                 _webListener = listen;
             });
         }
-        kestrel.Listen(new GatedEndPoint(adminOptions.EndPoint, _adminGate), listen =>
+        kestrel.Listen(new GatedEndPoint(adminOptions.EndPoint(), _adminGate), listen =>
         {
             listen.Protocols = HttpProtocols.Http1;
             _adminListener = listen;

@@ -119,15 +119,15 @@ internal static partial class StartupProblems
         var chat = services.GetRequiredService<IOptions<ChatOptions>>().Value;
         var tls = services.GetRequiredService<IOptions<ChatTlsOptions>>().Value;
         var admin = services.GetRequiredService<IOptions<AdminOptions>>().Value;
-        Try(new IPEndPoint(chat.BindIPAddress, chat.Port), "the chat port", "Chat:Port", "tcp");
+        Try(new IPEndPoint(chat.BindIPAddress(), chat.Port), "the chat port", "Chat:Port", "tcp");
         if (tls.Port is { } tlsPort)
         {
-            Try(new IPEndPoint(chat.BindIPAddress, tlsPort), "the TLS chat port", "Chat:Tls:Port", "tls");
+            Try(new IPEndPoint(chat.BindIPAddress(), tlsPort), "the TLS chat port", "Chat:Tls:Port", "tls");
         }
-        Try(admin.EndPoint, "the admin API's port", "Admin:Url", "http");
+        Try(admin.EndPoint(), "the admin API's port", "Admin:Url", "http");
         if (services.GetRequiredService<IOptions<WebOptions>>().Value is { Enabled: true } web)
         {
-            Try(web.EndPoint, "the web chat's port", "Chat:Web:Url", web.IsHttps ? "https" : "http");
+            Try(web.EndPoint(), "the web chat's port", "Chat:Web:Url", web.IsHttps ? "https" : "http");
         }
 
         static void Try(IPEndPoint endPoint, string what, string setting, string scheme)

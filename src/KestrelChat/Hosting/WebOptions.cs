@@ -24,14 +24,11 @@ public sealed class WebOptions
 
     internal bool IsHttps => Enabled && new Uri(Url!).Scheme == Uri.UriSchemeHttps;
 
-    internal IPEndPoint EndPoint
+    internal IPEndPoint EndPoint() // a method: the configuration binder leaves it alone
     {
-        get
-        {
-            var uri = new Uri(Url!);
-            var address = uri.IsLoopback && uri.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(uri.Host.Trim('[', ']'));
-            return new IPEndPoint(address, uri.Port);
-        }
+        var uri = new Uri(Url!);
+        var address = uri.IsLoopback && uri.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(uri.Host.Trim('[', ']'));
+        return new IPEndPoint(address, uri.Port);
     }
 }
 

@@ -56,7 +56,7 @@ internal sealed partial class UdpChatListener(
             return Task.CompletedTask;
         }
         _proof = new AddressProof(time);
-        var address = chat.Value.BindIPAddress;
+        var address = chat.Value.BindIPAddress();
         var socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
