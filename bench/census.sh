@@ -9,6 +9,8 @@
 #
 #   bench/census.sh [-c CLIENTS] [-s SETTLE_SECONDS]      Output: Markdown on stdout; the censuses stay in
 #                                                         bench/publish/census/ (*.heapstat.txt).
+#   AOT=1 bench/census.sh …                               the Native AOT build (RSS and GC figures only:
+#                                                         dotnet-dump cannot read a Native AOT process's heap)
 # Needs: dotnet-dump (installed here as a global tool if missing), python3; a few GB free in /tmp for the dumps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,10 +19,10 @@ while getopts "c:s:" opt; do case $opt in c) clients=$OPTARG ;; s) settle=$OPTAR
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 PATH="$PATH:$HOME/.dotnet/tools"
 command -v dotnet-dump >/dev/null || dotnet tool install -g dotnet-dump --version 10.0.750501 >&2
 out=bench/publish
-dotnet publish src/KestrelChat -c Release -o "$out/server" -v q >&2
-dotnet publish bench/KestrelChat.LoadGen -c Release -o "$out/loadgen" -v q >&2
 # shellcheck source=bench/servers.sh
 source bench/servers.sh
+publish_servers "$out"
+dotnet publish bench/KestrelChat.LoadGen -c Release -o "$out/loadgen" -v q >&2
 ulimit -n "$(ulimit -Hn)"
 results=$out/census
 rm -rf "$results" && mkdir -p "$results"
@@ -71,7 +73,7 @@ server_env=("Serilog__MinimumLevel__Override__KestrelChat.Hosting=Information")
 pass() {
   local mode=$1
   port=$(free_port) admin_port=$(free_port)
-  start_server kestrelchat "$port" "$results/server.$mode.log" "$out/server/KestrelChat.dll"
+  start_server kestrelchat "$port" "$results/server.$mode.log" "$kestrelchat_program"
   sleep 3
   if [[ $mode == rss ]]; then snapshot idle >"$results/idle.json"; else heapstat idle; fi
   "$out/loadgen/KestrelChat.LoadGen" --port "$port" --clients "$clients" --senders 0 --messages 1 --connect-concurrency 2000 \

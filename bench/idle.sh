@@ -6,16 +6,16 @@
 # the native heap and the anonymous rest), the largest differences first.
 #
 #   bench/idle.sh [-n RUNS] [-s SETTLE_SECONDS] [-t TOP]      Output: Markdown on stdout.
+#   AOT=1 bench/idle.sh …                                      both servers as Native AOT executables
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=3 settle=4 top=30
 while getopts "n:s:t:" opt; do case $opt in n) runs=$OPTARG ;; s) settle=$OPTARG ;; t) top=$OPTARG ;; *) exit 2 ;; esac; done
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 out=bench/publish
-dotnet publish src/KestrelChat -c Release -o "$out/server" -v q >&2
-dotnet publish bench/KestrelChat.Floor -c Release -o "$out/floor" -v q >&2
 # shellcheck source=bench/servers.sh
 source bench/servers.sh
+publish_servers "$out"
 results=$out/idle
 rm -rf "$results" && mkdir -p "$results"
 trap 'kill "${server_pid:-}" 2>/dev/null || true' EXIT
@@ -38,7 +38,7 @@ PY
 for run in $(seq "$runs"); do
   for server in kestrelchat floor; do
     port=$(free_port) admin_port=$(free_port)
-    if [[ $server == kestrelchat ]]; then program=$out/server/KestrelChat.dll; else program=$out/floor/KestrelChat.Floor.dll; fi
+    if [[ $server == kestrelchat ]]; then program=$kestrelchat_program; else program=$floor_program; fi
     start_server "$server" "$port" "$results/$server.$run.log" "$program"
     sleep "$settle"
     mappings "$server_pid" >"$results/$server.$run.json"
@@ -46,7 +46,7 @@ for run in $(seq "$runs"); do
   done
 done
 
-echo "Machine: $(nproc) × $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Linux $(uname -r), .NET $(dotnet --list-runtimes | awk '/NETCore.App/ {v = $2} END {print v}'); each server read ${settle} s after its start, $runs runs each (bench/idle.sh)."
+echo "Machine: $(nproc) × $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), Linux $(uname -r), .NET $(dotnet --list-runtimes | awk '/NETCore.App/ {v = $2} END {print v}') ($([[ ${AOT:-0} == 1 ]] && echo "Native AOT" || echo "JIT-compiled")); each server read ${settle} s after its start, $runs runs each (bench/idle.sh)."
 echo
 python3 - "$results" "$runs" "$top" <<'PY'
 import json, pathlib, statistics, sys

@@ -5,6 +5,7 @@
 #
 #   bench/run.sh                 every workload, 3 runs each
 #   bench/run.sh -n 1 room paced only these, 1 run each
+#   AOT=1 bench/run.sh …         KestrelChat and the floor as Native AOT executables (the Dockerfile's build)
 #
 # Each run gets a fresh server process on a free port, so its peak RSS is its own, and (except
 # storm) warm-up loads before the measured one. Runs alternate between the three servers; each row of the
@@ -37,13 +38,11 @@ done
 
 out=bench/publish   # build output; ignored by git
 echo "== building (Release): KestrelChat, the Kestrel floor, the load generator, the reference relay" >&2
-dotnet publish src/KestrelChat -c Release -o "$out/server" -v q >&2
-dotnet publish bench/KestrelChat.Floor -c Release -o "$out/floor" -v q >&2
-dotnet publish bench/KestrelChat.LoadGen -c Release -o "$out/loadgen" -v q >&2
-cc -O2 -o "$out/relay" bench/reference/relay.c
-
 # shellcheck source=bench/servers.sh
 source bench/servers.sh
+publish_servers "$out"
+dotnet publish bench/KestrelChat.LoadGen -c Release -o "$out/loadgen" -v q >&2
+cc -O2 -o "$out/relay" bench/reference/relay.c
 ulimit -n "$(ulimit -Hn)"   # 10,000 clients: 10,000 sockets in the generator, as many in the server
 results=$out/results
 rm -rf "$results" && mkdir -p "$results"
@@ -56,8 +55,8 @@ for w in "${workloads[@]}"; do
       name="$results/$w.$server.$run"
       port=$(free_port)
       case $server in
-        kestrelchat) program=$out/server/KestrelChat.dll ;;
-        floor) program=$out/floor/KestrelChat.Floor.dll ;;
+        kestrelchat) program=$kestrelchat_program ;;
+        floor) program=$floor_program ;;
         *) program=$out/relay ;;
       esac
       start_server "$server" "$port" "$name.log" "$program"

@@ -3,12 +3,29 @@
 # A TCP port nobody listens on right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+# publish_servers OUT: KestrelChat and the Kestrel floor in Release, JIT-compiled (run as dotnet X.dll), or with
+# AOT=1 in the environment as Native AOT executables (what the Dockerfile ships); sets kestrelchat_program and
+# floor_program.
+publish_servers() {
+  local out=$1
+  if [[ ${AOT:-0} == 1 ]]; then
+    dotnet publish src/KestrelChat -c Release -r linux-x64 -p:PublishAot=true -o "$out/server-aot" -v q >&2
+    dotnet publish bench/KestrelChat.Floor -c Release -r linux-x64 -p:PublishAot=true -o "$out/floor-aot" -v q >&2
+    kestrelchat_program=$out/server-aot/KestrelChat floor_program=$out/floor-aot/KestrelChat.Floor
+  else
+    dotnet publish src/KestrelChat -c Release -o "$out/server" -v q >&2
+    dotnet publish bench/KestrelChat.Floor -c Release -o "$out/floor" -v q >&2
+    kestrelchat_program=$out/server/KestrelChat.dll floor_program=$out/floor/KestrelChat.Floor.dll
+  fi
+}
+
 # start_server kestrelchat|floor|reference PORT LOG PROGRAM: starts the server in the background with
 # its output in LOG, waits until PORT accepts connections, and sets server_pid.
-# PROGRAM is KestrelChat.dll, KestrelChat.Floor.dll or the relay binary. KestrelChat also gets the NAME=VALUE
+# PROGRAM is KestrelChat.dll, KestrelChat.Floor.dll (run with dotnet) or an executable (a Native AOT build, the relay). KestrelChat also gets the NAME=VALUE
 # settings in the array server_env, if set (names with dots, such as Serilog's overrides, cannot be shell variables).
 start_server() {
-  local kind=$1 port=$2 log=$3 program=$4
+  local kind=$1 port=$2 log=$3 program=$4 launcher=
+  [[ $program == *.dll ]] && launcher=dotnet
   if [[ $kind == kestrelchat ]]; then
     # Every limit that would throttle or refuse the load is off; the send queue holds a whole run. History is
     # on, as by default, in a fresh file each start (bench/history.sh measures it against history off).
@@ -18,9 +35,9 @@ start_server() {
       Chat__Limits__MessagesPerSecond=0 Chat__Limits__MaxConnections=0 Chat__Limits__MaxConnectionsPerIp=0 \
       Chat__Limits__SendQueueBytes=67108864 Serilog__MinimumLevel__Default=Warning \
       Chat__History__Path="${Chat__History__Path:-$(mktemp -d)/history.db}" \
-      env ${server_env[@]+"${server_env[@]}"} dotnet "$program" >"$log" 2>&1 &
+      env ${server_env[@]+"${server_env[@]}"} $launcher "$program" >"$log" 2>&1 &
   elif [[ $kind == floor ]]; then
-    dotnet "$program" "$port" >"$log" 2>&1 &
+    $launcher "$program" "$port" >"$log" 2>&1 &
   else
     "$program" "$port" >"$log" 2>&1 &
   fi

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -48,19 +49,19 @@ internal static partial class StartupProblems
         text.AppendLine("Chat with: nc 127.0.0.1 55555. Stop with Ctrl+C, SIGTERM, `curl -X POST http://127.0.0.1:8080/stop` or the chat command стоп.");
         text.AppendLine();
         text.AppendLine("Settings (defaults shown; set as --Chat:Port=6000, as environment Chat__Port=6000, or in appsettings.json):");
-        foreach (var (section, options) in new (string, object)[]
+        foreach (var (section, options, properties) in new[]
         {
-            (ChatOptions.Section, new ChatOptions()),
-            (ChatLimitsOptions.Section, new ChatLimitsOptions()),
-            (HistoryOptions.Section, new HistoryOptions()),
-            (ChatTlsOptions.Section, new ChatTlsOptions()),
-            (WebOptions.Section, new WebOptions()),
-            (UdpOptions.Section, new UdpOptions()),
-            (RedisOptions.Section, new RedisOptions()),
-            (AdminOptions.Section, new AdminOptions()),
+            Defaults<ChatOptions>(ChatOptions.Section),
+            Defaults<ChatLimitsOptions>(ChatLimitsOptions.Section),
+            Defaults<HistoryOptions>(HistoryOptions.Section),
+            Defaults<ChatTlsOptions>(ChatTlsOptions.Section),
+            Defaults<WebOptions>(WebOptions.Section),
+            Defaults<UdpOptions>(UdpOptions.Section),
+            Defaults<RedisOptions>(RedisOptions.Section),
+            Defaults<AdminOptions>(AdminOptions.Section),
         })
         {
-            foreach (var property in options.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite))
+            foreach (var property in properties.Where(p => p.CanWrite))
             {
                 var value = property.GetValue(options);
                 var shown = value switch
@@ -79,6 +80,11 @@ internal static partial class StartupProblems
         text.AppendLine("What each setting means: README.md (Configuration); the wire protocol: docs/protocol.md.");
         return text.ToString();
     }
+
+    /// <summary>A section's defaults and its settings; the type named here, so the Native AOT build keeps its properties.</summary>
+    private static (string Section, object Options, PropertyInfo[] Properties) Defaults<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] T>(string section)
+        where T : new() =>
+        (section, new T(), typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance));
 
     /// <summary>
     /// The operator's side of an exception thrown while the server starts, or null when it is not one of
