@@ -8,6 +8,7 @@
 #
 #   bench/cluster-scale.sh                          100,000 clients, 6 instances, 8 generator processes
 #   bench/cluster-scale.sh -c 12000 -i 3 -s 2       smaller
+#   AOT=1 bench/cluster-scale.sh                    the instances as the Native AOT build (the Docker image's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
@@ -27,10 +28,10 @@ per_shard=$(( (clients + shards - 1) / shards ))
 
 out=bench/publish
 echo "== building (Release): KestrelChat and the load generator" >&2
-dotnet publish src/KestrelChat -c Release -o "$out/server" -v q >&2
-dotnet publish bench/KestrelChat.LoadGen -c Release -o "$out/loadgen" -v q >&2
 # shellcheck source=bench/servers.sh
 source bench/servers.sh
+publish_servers "$out"
+dotnet publish bench/KestrelChat.LoadGen -c Release -o "$out/loadgen" -v q >&2
 ulimit -n "$(ulimit -Hn)"
 results=$out/results/cluster-scale
 rm -rf "$results" && mkdir -p "$results"
@@ -60,7 +61,7 @@ for n in $(seq "$instances"); do
   # instance's liveness beat for longer than 5 s, and the others would declare it dead (docs/benchmarks.md).
   Chat__Redis__Configuration=127.0.0.1:$redis_port Chat__Redis__Channel=$channel Chat__Redis__InstanceName=i$n \
     Chat__Redis__DeadAfterSeconds=${DEAD_AFTER:-30} \
-    start_server kestrelchat "$port" "$results/instance$n.log" "$out/server/KestrelChat.dll"
+    start_server kestrelchat "$port" "$results/instance$n.log" "$kestrelchat_program"
   pids+=("$server_pid") server_pids+=("$server_pid")
   ports+=("$port") admin_ports+=("$admin_port")
 done
