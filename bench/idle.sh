@@ -15,7 +15,7 @@ export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
 out=bench/publish
 # shellcheck source=bench/servers.sh
 source bench/servers.sh
-publish_servers "$out"
+publish_servers "$out" floor
 results=$out/idle
 rm -rf "$results" && mkdir -p "$results"
 trap 'kill "${server_pid:-}" 2>/dev/null || true' EXIT

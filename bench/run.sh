@@ -40,7 +40,7 @@ out=bench/publish   # build output; ignored by git
 echo "== building (Release): KestrelChat, the Kestrel floor, the load generator, the reference relay" >&2
 # shellcheck source=bench/servers.sh
 source bench/servers.sh
-publish_servers "$out"
+publish_servers "$out" floor
 dotnet publish bench/KestrelChat.LoadGen -c Release -o "$out/loadgen" -v q >&2
 cc -O2 -o "$out/relay" bench/reference/relay.c
 ulimit -n "$(ulimit -Hn)"   # 10,000 clients: 10,000 sockets in the generator, as many in the server

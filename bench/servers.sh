@@ -3,18 +3,18 @@
 # A TCP port nobody listens on right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# publish_servers OUT: KestrelChat and the Kestrel floor in Release, JIT-compiled (run as dotnet X.dll), or with
-# AOT=1 in the environment as Native AOT executables (what the Dockerfile ships); sets kestrelchat_program and
-# floor_program.
+# publish_servers OUT [floor]: KestrelChat (and, when asked, the Kestrel floor) in Release, JIT-compiled (run as
+# dotnet X.dll), or with AOT=1 in the environment as Native AOT executables (what the Dockerfile ships); sets
+# kestrelchat_program and floor_program.
 publish_servers() {
-  local out=$1
+  local out=$1 with_floor=${2:-}
   if [[ ${AOT:-0} == 1 ]]; then
     dotnet publish src/KestrelChat -c Release -r linux-x64 -p:PublishAot=true -o "$out/server-aot" -v q >&2
-    dotnet publish bench/KestrelChat.Floor -c Release -r linux-x64 -p:PublishAot=true -o "$out/floor-aot" -v q >&2
+    [[ -z $with_floor ]] || dotnet publish bench/KestrelChat.Floor -c Release -r linux-x64 -p:PublishAot=true -o "$out/floor-aot" -v q >&2
     kestrelchat_program=$out/server-aot/KestrelChat floor_program=$out/floor-aot/KestrelChat.Floor
   else
     dotnet publish src/KestrelChat -c Release -o "$out/server" -v q >&2
-    dotnet publish bench/KestrelChat.Floor -c Release -o "$out/floor" -v q >&2
+    [[ -z $with_floor ]] || dotnet publish bench/KestrelChat.Floor -c Release -o "$out/floor" -v q >&2
     kestrelchat_program=$out/server/KestrelChat.dll floor_program=$out/floor/KestrelChat.Floor.dll
   fi
 }

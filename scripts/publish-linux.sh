@@ -96,7 +96,9 @@ checked="chatted, served history, /clients, the OpenAPI document, Swagger UI and
 
 # Two instances, one chat, through Redis (StackExchange.Redis and the cluster's JSON in this build).
 if command -v redis-server >/dev/null; then
-  redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  # shellcheck source=bench/servers.sh
+  source bench/servers.sh   # free_port
+  redis_port=$(free_port)
   redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >"$work/redis.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null && break; sleep 0.1; done
